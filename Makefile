@@ -1,0 +1,45 @@
+# patd: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+
+# The local database `make run` uses; tests create and drop their own.
+DEV_DB       ?= patd
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
+REDIS_URL    ?= redis://127.0.0.1:6379/0
+PORT         ?= 8080
+
+.PHONY: run test services generate check-generated fmt vet bench fuzz build federation-deps
+
+## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
+run: services
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(DEV_DB)'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(DEV_DB)"
+	PATD_ENV=development DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' PORT=$(PORT) $(GO) run ./cmd/patd serve
+
+## test: the whole suite: generated code up to date, vet, race-enabled tests
+test: services federation-deps check-generated vet
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+services:
+	@./scripts/services.sh
+
+federation-deps:
+	@cd test/federation && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+build:
+	$(GO) build -o bin/patd ./cmd/patd
+
+## generate: regenerate db/ (sqlc) and graph/ (gqlgen)
+generate:
+	$(GO) generate .
+
+check-generated: generate
+	@git diff --exit-code --stat -- db graph || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- db graph)" || { git status --porcelain -- db graph; echo "generated code is stale: run make generate and commit"; exit 1; }
+
+vet:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/database"
+	"github.com/alternatefutures/patd/internal/legacy"
+	"github.com/alternatefutures/patd/internal/limit"
+	"github.com/alternatefutures/patd/internal/logging"
+	"github.com/alternatefutures/patd/internal/pat"
+)
+
+// opsService opens the database, applies migrations and returns a service for
+// the one-shot commands, which need nothing but DATABASE_URL.
+func opsService(ctx context.Context) (*pat.Service, func(), error) {
+	log := logging.New(os.Stderr, logLevel)
+	pool, err := database.Open(ctx, config.DatabaseURL(os.LookupEnv))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := database.Migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	// These commands create no tokens: the quota is never consulted.
+	svc := pat.New(pool, limit.NewMemoryQuota(1, 1), pat.Config{}, log)
+	return svc, pool.Close, nil
+}
+
+func cleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := newFlags("cleanup", "Delete expired tokens once and exit (for cron).", stderr).Parse(args); err != nil {
+		return err
+	}
+	svc, closeDB, err := opsService(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	n, ran, err := svc.Cleanup(ctx)
+	if err != nil {
+		return err
+	}
+	if !ran {
+		fmt.Fprintln(stdout, "another replica is cleaning up; nothing done")
+		return nil
+	}
+	fmt.Fprintf(stdout, "deleted %d expired tokens\n", n)
+	return nil
+}
+
+func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("import", "Import tokens exported from the old backend (COPY … CSV HEADER).", stderr)
+	file := fs.String("csv", "", "the CSV `file` to import")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" {
+		fs.Usage()
+		return errors.New("import: --csv FILE is required")
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := legacy.NewReader(f)
+	if err != nil {
+		return err
+	}
+	var (
+		tokens   []legacy.Token
+		rejected int
+	)
+	for {
+		t, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var rowErr *legacy.RowError
+		if errors.As(err, &rowErr) {
+			fmt.Fprintf(stderr, "%s: rejected %s\n", *file, rowErr)
+			rejected++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, t)
+	}
+	svc, closeDB, err := opsService(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	imported, skipped, err := svc.Import(ctx, tokens)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d, skipped %d (already present), rejected %d\n", imported, skipped, rejected)
+	if rejected > 0 {
+		return fmt.Errorf("%d rows were rejected", rejected)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/server"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := newFlags("serve", "Apply pending migrations, then serve HTTP on $PORT until SIGTERM.", stderr).Parse(args); err != nil {
+		return err
+	}
+	cfg, log, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return err
+	}
+	if cfg.Development() {
+		if err := printDevelopmentHelp(stdout, cfg); err != nil {
+			return err
+		}
+	}
+	log.Info("patd listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
+	return srv.Serve(ctx, ln)
+}
+
+// printDevelopmentHelp prints, in development mode only, the secrets that were
+// generated and a dev JWT with ready-to-paste requests.
+func printDevelopmentHelp(w io.Writer, cfg *config.Config) error {
+	jwt, err := auth.SignSession(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience},
+		"dev-user", 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	base := fmt.Sprintf("http://localhost:%d", cfg.Port)
+	fmt.Fprintln(w, "patd development mode: never use these values in production.")
+	for _, name := range cfg.Generated {
+		switch name {
+		case "JWT_SECRET":
+			fmt.Fprintf(w, "  generated JWT_SECRET=%s\n", cfg.JWTSecret)
+		case "AUTH_SERVICE_SECRET":
+			fmt.Fprintf(w, "  generated AUTH_SERVICE_SECRET=%s\n", cfg.ServiceSecrets[0])
+		}
+	}
+	fmt.Fprintf(w, `
+Dev JWT for user "dev-user" (valid 24 h):
+  export JWT='%[2]s'
+  export SERVICE_SECRET='%[3]s'
+
+Create a token:
+  curl -s %[1]s/graphql -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' \
+    -d '{"query":"mutation { createPersonalAccessToken(name: \"my laptop\") { id token maskedToken } }"}'
+List your tokens:
+  curl -s %[1]s/graphql -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' \
+    -d '{"query":"{ personalAccessTokens { totalCount data { id name maskedToken createdAt } } }"}'
+Validate a token as a backend would (paste the token from the create answer):
+  curl -s %[1]s/validate -H "Authorization: Bearer $SERVICE_SECRET" -H 'Content-Type: application/json' \
+    -d '{"token":"af_live_..."}'
+GraphiQL: %[1]s/graphql
+
+`, base, jwt, cfg.ServiceSecrets[0])
+	return nil
+}

@@ -1,0 +1,176 @@
+// Package auth turns an Authorization header into a Principal (who is calling
+// and how they proved it) and checks the secret that backends present to the
+// internal routes.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/alternatefutures/patd/internal/token"
+)
+
+// Method is how a caller authenticated.
+type Method int
+
+const (
+	// Session is a session JWT issued by the auth service.
+	Session Method = iota + 1
+	// PersonalAccessToken is a PAT presented as a bearer token.
+	PersonalAccessToken
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	UserID string
+	Method Method
+	// TokenID is the PAT the caller used, when Method is PersonalAccessToken.
+	TokenID string
+}
+
+// Errors from Authenticate. Neither says why a credential was refused: that
+// detail is for the log, not for whoever holds a bad token.
+var (
+	// ErrNoCredentials means the request carried no Authorization header.
+	ErrNoCredentials = errors.New("auth: no credentials")
+	// ErrInvalidCredentials means the credentials were refused.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+)
+
+// TokenChecker looks up a PAT. It returns ErrInvalidCredentials (wrapped or not)
+// for a token that is not valid and other errors when it cannot tell.
+type TokenChecker interface {
+	CheckToken(ctx context.Context, tok string) (userID, tokenID string, err error)
+}
+
+// JWTConfig says which session JWTs to accept.
+type JWTConfig struct {
+	Secret   []byte
+	Issuer   string // empty: not checked
+	Audience string // empty: not checked
+}
+
+// Leeway is the clock skew tolerated on exp, nbf and iat.
+const Leeway = 5 * time.Second
+
+// Authenticator authenticates requests by session JWT or PAT.
+type Authenticator struct {
+	secret []byte
+	parser *jwt.Parser
+	tokens TokenChecker
+}
+
+// NewAuthenticator returns an Authenticator for the given JWT settings that
+// checks PATs with tokens.
+func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(Leeway),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	return &Authenticator{secret: cfg.Secret, parser: jwt.NewParser(opts...), tokens: tokens}
+}
+
+// Authenticate checks the value of an Authorization header.
+func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
+	if header == "" {
+		return Principal{}, ErrNoCredentials
+	}
+	scheme, cred, ok := strings.Cut(header, " ")
+	cred = strings.TrimSpace(cred)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return Principal{}, ErrInvalidCredentials
+	}
+	if token.LooksLikeToken(cred) {
+		userID, tokenID, err := a.tokens.CheckToken(ctx, cred)
+		if err != nil {
+			return Principal{}, err
+		}
+		return Principal{UserID: userID, Method: PersonalAccessToken, TokenID: tokenID}, nil
+	}
+	return a.session(cred)
+}
+
+type sessionClaims struct {
+	jwt.RegisteredClaims
+	UserID string `json:"userId"`
+	Type   string `json:"type"`
+}
+
+func (a *Authenticator) session(raw string) (Principal, error) {
+	var c sessionClaims
+	_, err := a.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
+	}
+	if c.Type != "" && c.Type != "access" {
+		return Principal{}, fmt.Errorf("%w: token type %q", ErrInvalidCredentials, c.Type)
+	}
+	uid := c.UserID
+	if uid == "" {
+		uid = c.Subject
+	}
+	if uid == "" {
+		return Principal{}, fmt.Errorf("%w: no userId or sub", ErrInvalidCredentials)
+	}
+	return Principal{UserID: uid, Method: Session}, nil
+}
+
+// SignSession mints a session JWT as the auth service would. patd uses it for
+// the development JWT it prints; tests use it too.
+func SignSession(cfg JWTConfig, userID string, ttl time.Duration) (string, error) {
+	now := time.Now()
+	c := sessionClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   userID,
+			Issuer:    cfg.Issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		UserID: userID,
+		Type:   "access",
+	}
+	if cfg.Audience != "" {
+		c.Audience = jwt.ClaimStrings{cfg.Audience}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(cfg.Secret)
+}
+
+// ServiceSecrets checks the secret that backends present to the internal routes.
+type ServiceSecrets [][]byte
+
+// Check reports whether r carries one of the secrets, as
+// "Authorization: Bearer <secret>" or "x-af-introspection-secret: <secret>".
+// Every secret is compared in constant time, so timing tells nothing about
+// which one, or how much of one, matched.
+func (s ServiceSecrets) Check(r *http.Request) bool {
+	presented := r.Header.Get("X-Af-Introspection-Secret")
+	if presented == "" {
+		scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return false
+		}
+		presented = strings.TrimSpace(cred)
+	}
+	if presented == "" {
+		return false
+	}
+	match := 0
+	for _, secret := range s {
+		match |= subtle.ConstantTimeCompare([]byte(presented), secret)
+	}
+	return match == 1
+}

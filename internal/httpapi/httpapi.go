@@ -1,0 +1,84 @@
+// Package httpapi is patd's HTTP surface: it routes every request to the
+// GraphQL endpoint, the validate route, the REST compatibility routes and the
+// operational endpoints, with request ids, access logs and body limits.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/pat"
+)
+
+// Body limits.
+const (
+	maxGraphQLBody = 1 << 20
+	maxRESTBody    = 4 << 10
+)
+
+// Check is a dependency that /readyz asks.
+type Check struct {
+	Name string
+	Ping func(context.Context) error
+}
+
+// Config holds what the HTTP surface is built from.
+type Config struct {
+	Tokens         *pat.Service
+	Auth           *auth.Authenticator
+	ServiceSecrets auth.ServiceSecrets
+	GraphQL        http.Handler
+	Checks         []Check
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
+}
+
+// New returns the handler for every route patd serves.
+func New(cfg Config) http.Handler {
+	mux := http.NewServeMux()
+	user := cfg.Auth.Middleware
+
+	gql := limitBody(maxGraphQLBody, user(cfg.GraphQL))
+	mux.Handle("POST /graphql", gql)
+	mux.Handle("GET /graphql", gql)
+	mux.Handle("OPTIONS /graphql", gql)
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", readyz(cfg.Checks))
+
+	return withRequestInfo(cfg.Log, cfg.TrustedProxies, mux)
+}
+
+func readyz(checks []Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, body := http.StatusOK, map[string]string{}
+		for _, c := range checks {
+			if err := c.Ping(ctx); err != nil {
+				status, body[c.Name] = http.StatusServiceUnavailable, "unavailable"
+			} else {
+				body[c.Name] = "ok"
+			}
+		}
+		writeJSON(w, status, body)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg, "code": code})
+}

@@ -1,0 +1,87 @@
+package limit
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MemoryQuota is a Quota kept in this process: correct for a single replica only.
+type MemoryQuota struct {
+	limit  int
+	window time.Duration
+	now    func() time.Time
+
+	mu   sync.Mutex
+	seq  uint64
+	uses map[string][]use // oldest first
+}
+
+type use struct {
+	at     time.Time
+	member string
+}
+
+// NewMemoryQuota returns a quota of limit uses per window kept in process.
+func NewMemoryQuota(limit int, window time.Duration) *MemoryQuota {
+	return &MemoryQuota{limit: limit, window: window, now: time.Now, uses: make(map[string][]use)}
+}
+
+// prune drops the uses of key that left the window and returns the rest.
+func (q *MemoryQuota) prune(key string, now time.Time) []use {
+	us := q.uses[key]
+	i := 0
+	for i < len(us) && !us[i].at.After(now.Add(-q.window)) {
+		i++
+	}
+	us = us[i:]
+	if len(us) == 0 {
+		delete(q.uses, key)
+	} else {
+		q.uses[key] = us
+	}
+	return us
+}
+
+// Take implements Quota.
+func (q *MemoryQuota) Take(_ context.Context, key string) (Reservation, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	us := q.prune(key, now)
+	if len(us) >= q.limit {
+		return Reservation{}, &ExceededError{ResetAt: us[0].at.Add(q.window)}
+	}
+	q.seq++
+	r := Reservation{key: key, member: strconv.FormatUint(q.seq, 10)}
+	q.uses[key] = append(us, use{at: now, member: r.member})
+	return r, nil
+}
+
+// Release implements Quota.
+func (q *MemoryQuota) Release(_ context.Context, r Reservation) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	us := q.uses[r.key]
+	for i, u := range us {
+		if u.member == r.member {
+			q.uses[r.key] = append(us[:i:i], us[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+// Usage implements Quota.
+func (q *MemoryQuota) Usage(_ context.Context, key string) (Usage, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	us := q.prune(key, now)
+	u := Usage{Limit: q.limit, Remaining: max(q.limit-len(us), 0), ResetAt: now}
+	if len(us) > 0 {
+		u.ResetAt = us[0].at.Add(q.window)
+	}
+	return u, nil
+}

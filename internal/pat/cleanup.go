@@ -1,0 +1,80 @@
+package pat
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/alternatefutures/patd/db"
+)
+
+// cleanupBatch is how many expired tokens one cleanup transaction deletes, so
+// that no transaction holds many row locks for long.
+const cleanupBatch = 1000
+
+// Cleanup deletes every expired token, in batches, with an audit event for
+// each. Only one replica cleans up at a time: when another holds the cleanup
+// lock, Cleanup returns (0, false, nil) at once.
+func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("cleanup: %w", err)
+	}
+	defer conn.Release()
+	q := db.New(conn)
+	locked, err := q.TryCleanupLock(ctx)
+	if err != nil || !locked {
+		return 0, false, err
+	}
+	defer func() {
+		if uerr := q.CleanupUnlock(context.WithoutCancel(ctx)); uerr != nil {
+			// The session lock dies with the connection; make sure it does.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	for {
+		var n int
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			q := q.WithTx(tx)
+			rows, err := q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Now: s.now(), BatchSize: cleanupBatch})
+			if err != nil || len(rows) == 0 {
+				return err
+			}
+			n = len(rows)
+			ids, users := make([]string, n), make([]string, n)
+			for i, r := range rows {
+				ids[i], users[i] = r.ID, r.UserID
+			}
+			return s.auditMany(ctx, q, "cleanup", "system", users, ids)
+		})
+		if err != nil {
+			return deleted, true, fmt.Errorf("cleanup: %w", err)
+		}
+		deleted += n
+		if n < cleanupBatch {
+			return deleted, true, nil
+		}
+	}
+}
+
+// RunCleanup calls Cleanup every interval until ctx is done.
+func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, ran, err := s.Cleanup(ctx)
+		switch {
+		case err != nil:
+			s.log.ErrorContext(ctx, "expired token cleanup failed", "error", err, "deleted", n)
+		case ran:
+			s.log.InfoContext(ctx, "expired tokens deleted", "deleted", n)
+		}
+	}
+}

@@ -1,0 +1,267 @@
+// Package pattest starts real patd replicas for integration tests: each test
+// gets its own PostgreSQL database (dropped afterwards), its own Redis key
+// prefix and a free port, so tests run in parallel and two runs at once.
+package pattest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/logging"
+	"github.com/alternatefutures/patd/internal/server"
+)
+
+// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
+const ServiceSecret = "test-service-secret"
+
+// AdminURL is the PostgreSQL database tests connect to in order to create and
+// drop their own; PATD_TEST_DATABASE_URL overrides it.
+func AdminURL() string {
+	if u := os.Getenv("PATD_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// RedisURL is the Redis that tests use; PATD_TEST_REDIS_URL overrides it.
+func RedisURL() string {
+	if u := os.Getenv("PATD_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// Unique returns a name nobody else uses, for databases and key prefixes.
+func Unique(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// Database creates an empty database for t and returns its URL. The database
+// is dropped when t ends.
+func Database(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL (is it running? make services): %v", err)
+	}
+	defer admin.Close(ctx)
+	name := Unique("patd_test_")
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			t.Errorf("drop database: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database: %v", err)
+		}
+	})
+	return strings.Replace(AdminURL(), "/postgres?", "/"+name+"?", 1)
+}
+
+// Config returns the configuration of a test replica with its own database.
+// Replicas started from one Config share that database.
+func Config(t testing.TB) *config.Config {
+	t.Helper()
+	env := map[string]string{
+		"DATABASE_URL":        Database(t),
+		"JWT_SECRET":          "test-jwt-secret",
+		"AUTH_SERVICE_SECRET": ServiceSecret,
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Replica is a running patd.
+type Replica struct {
+	URL    string
+	Config *config.Config
+	Server *server.Server
+	t      testing.TB
+}
+
+// Start runs a replica with cfg on a free loopback port until t ends.
+func Start(t testing.TB, cfg *config.Config) *Replica {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := logging.New(testWriter{t}, slog.LevelWarn)
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatalf("start patd: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		srv.Close()
+	})
+	return &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t}
+}
+
+// JWT returns a valid session JWT for userID.
+func (r *Replica) JWT(userID string) string {
+	r.t.Helper()
+	s, err := auth.SignSession(auth.JWTConfig{Secret: r.Config.JWTSecret, Issuer: r.Config.JWTIssuer, Audience: r.Config.JWTAudience}, userID, time.Hour)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// Response is an HTTP answer, read whole.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test when it is not JSON.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response is not JSON (%v): %s", err, r.Body)
+	}
+}
+
+// Do sends a request with the given headers ("Name: value") and body (a
+// string, []byte, or anything else as JSON).
+func (r *Replica) Do(method, path string, body any, headers ...string) Response {
+	r.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, r.URL+path, rd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// GraphQLResult is a GraphQL answer.
+type GraphQLResult struct {
+	Status int
+	Data   json.RawMessage
+	Errors []GraphQLError
+}
+
+// GraphQLError is one entry of "errors".
+type GraphQLError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is extensions.code.
+func (e GraphQLError) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// GraphQL posts a query with variables, authenticated by bearer when not empty.
+func (r *Replica) GraphQL(bearer, query string, vars map[string]any) GraphQLResult {
+	r.t.Helper()
+	var headers []string
+	if bearer != "" {
+		headers = append(headers, "Authorization: Bearer "+bearer)
+	}
+	resp := r.Do(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
+	var out GraphQLResult
+	resp.JSON(r.t, &out)
+	out.Status = resp.Status
+	return out
+}
+
+// Decode decodes Data into v.
+func (g GraphQLResult) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(g.Data, v); err != nil {
+		t.Fatalf("data: %v: %s", err, g.Data)
+	}
+}
+
+// Code is the code of the only error, failing the test unless there is exactly one.
+func (g GraphQLResult) Code(t testing.TB) string {
+	t.Helper()
+	if len(g.Errors) != 1 {
+		t.Fatalf("want exactly one error, got %d: %+v (data %s)", len(g.Errors), g.Errors, g.Data)
+	}
+	return g.Errors[0].Code()
+}
+
+// OK fails the test when the result has errors.
+func (g GraphQLResult) OK(t testing.TB) GraphQLResult {
+	t.Helper()
+	if len(g.Errors) > 0 {
+		t.Fatalf("unexpected errors: %+v", g.Errors)
+	}
+	return g
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// String formats for failure messages.
+func (r Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }

@@ -1,0 +1,114 @@
+// Package server builds a running patd from its configuration: it opens the
+// stores, applies migrations, wires the service to its front doors, and serves
+// HTTP until told to stop.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/alternatefutures/patd/graph"
+	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/database"
+	"github.com/alternatefutures/patd/internal/httpapi"
+	"github.com/alternatefutures/patd/internal/limit"
+	"github.com/alternatefutures/patd/internal/pat"
+)
+
+// ShutdownTimeout is how long in-flight requests get to finish on SIGTERM.
+const ShutdownTimeout = 10 * time.Second
+
+// Server is one patd replica.
+type Server struct {
+	Tokens  *pat.Service
+	handler http.Handler
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+}
+
+// New opens the stores named in cfg, applies pending migrations and builds the
+// HTTP handler. Close releases what it opened.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	pool, err := database.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := database.Migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		return nil, err
+	}
+
+	var quota limit.Quota
+	if cfg.RedisURL == "" {
+		log.Warn("REDIS_URL is not set: limits are kept in this process, correct for one replica only")
+		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
+	} else {
+		// The Redis quota arrives with the limits work; until then every
+		// replica counts for itself.
+		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
+	}
+
+	svc := pat.New(pool, quota, pat.Config{TokenPrefix: cfg.TokenPrefix, MaxActive: cfg.MaxActive}, log)
+	jwtCfg := auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
+	h := httpapi.New(httpapi.Config{
+		Tokens:         svc,
+		Auth:           auth.NewAuthenticator(jwtCfg, svc),
+		ServiceSecrets: cfg.ServiceSecrets,
+		GraphQL: graph.NewHandler(svc, graph.Options{
+			MaxDepth:      cfg.MaxDepth,
+			MaxComplexity: cfg.MaxComplexity,
+			Development:   cfg.Development(),
+			Log:           log,
+		}),
+		Checks: []httpapi.Check{
+			{Name: "postgres", Ping: pool.Ping},
+		},
+		TrustedProxies: cfg.TrustedProxies,
+		Log:            log,
+	})
+	return &Server{Tokens: svc, handler: h, pool: pool, log: log}, nil
+}
+
+// Handler serves every route of the replica.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx is done, then stops accepting, gives
+// in-flight requests up to ShutdownTimeout to finish, and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go s.Tokens.RunCleanup(ctx, time.Hour)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// Close releases the stores.
+func (s *Server) Close() {
+	s.pool.Close()
+}

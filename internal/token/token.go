@@ -1,0 +1,194 @@
+// Package token holds the rules of a personal access token: its format and
+// checksum, how it is hashed for storage and masked for display, and which names
+// and expiry times are acceptable. It does no I/O.
+package token
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"hash/crc32"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+const (
+	// PrefixLive and PrefixTest start every token minted in the live and test
+	// environments.
+	PrefixLive = "af_live_"
+	PrefixTest = "af_test_"
+
+	randomLen   = 30
+	checksumLen = 6
+	// Length is the length of every token patd mints.
+	Length = len(PrefixLive) + randomLen + checksumLen
+
+	// maskLen is how much of a token maskedToken shows: the prefix and four
+	// random characters, too little to guess the rest from.
+	maskLen = 12
+
+	// MaxNameLength is the longest name a token may have, in characters.
+	MaxNameLength = 100
+	// MaxLifetime is how far ahead an expiry may be.
+	MaxLifetime = 10 * 365 * 24 * time.Hour
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Kind tells how a presented token must be checked.
+type Kind int
+
+const (
+	// Malformed tokens can never be valid and must not be looked up.
+	Malformed Kind = iota
+	// Checksummed tokens were minted by patd and passed their checksum.
+	Checksummed
+	// Legacy tokens came from the old backend; only a lookup can tell.
+	Legacy
+)
+
+// MaxPresentedLength bounds what is worth hashing and looking up: nothing the
+// old backend stored was longer.
+const MaxPresentedLength = 512
+
+// Classify tells whether s can be a token and how to check it. It does no I/O,
+// so a malformed token costs nothing beyond this call.
+func Classify(s string) Kind {
+	if s == "" || len(s) > MaxPresentedLength {
+		return Malformed
+	}
+	if len(s) == Length && strings.HasPrefix(s, "af_") {
+		if !hasKnownPrefix(s) || !isBase62(s[len(PrefixLive):]) {
+			return Malformed
+		}
+		if s[Length-checksumLen:] != checksum(s[:Length-checksumLen]) {
+			return Malformed
+		}
+		return Checksummed
+	}
+	for i := 0; i < len(s); i++ {
+		// Tokens travel in headers and JSON; control characters and spaces were
+		// never part of one.
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return Malformed
+		}
+	}
+	return Legacy
+}
+
+func hasKnownPrefix(s string) bool {
+	return strings.HasPrefix(s, PrefixLive) || strings.HasPrefix(s, PrefixTest)
+}
+
+// LooksLikeToken reports whether s has the shape of a PAT rather than of a JWT
+// or anything else that may arrive in an Authorization header.
+func LooksLikeToken(s string) bool {
+	return strings.HasPrefix(s, "af_") && !strings.Contains(s, ".")
+}
+
+// New mints a token with the given prefix (PrefixLive or PrefixTest).
+func New(prefix string) (string, error) {
+	if prefix != PrefixLive && prefix != PrefixTest {
+		return "", errors.New("token: unknown prefix")
+	}
+	var b strings.Builder
+	b.Grow(Length)
+	b.WriteString(prefix)
+	// Rejection sampling keeps every base62 character equally likely.
+	buf := make([]byte, 64)
+	for n := 0; n < randomLen; {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, c := range buf {
+			if n == randomLen {
+				break
+			}
+			if c < 248 { // 248 = 4*62
+				b.WriteByte(base62[c%62])
+				n++
+			}
+		}
+	}
+	body := b.String()
+	return body + checksum(body), nil
+}
+
+// checksum is CRC32 (IEEE) of s in base62, left-padded with '0' to six characters.
+func checksum(s string) string {
+	v := crc32.ChecksumIEEE([]byte(s))
+	var out [checksumLen]byte
+	for i := checksumLen - 1; i >= 0; i-- {
+		out[i] = base62[v%62]
+		v /= 62
+	}
+	return string(out[:])
+}
+
+func isBase62(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// Hash is what patd stores instead of a token: SHA-256 of the whole token.
+func Hash(tok string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(tok))
+}
+
+// Start is the part of a token kept for display: its first twelve characters.
+func Start(tok string) string {
+	if len(tok) <= maskLen {
+		// Legacy tokens can be short; showing all of one would leak it.
+		if len(tok) <= 4 {
+			return ""
+		}
+		return tok[:len(tok)/3]
+	}
+	return tok[:maskLen]
+}
+
+// Mask renders a stored token start for display, e.g. "af_live_AbCd…".
+func Mask(start string) string {
+	return start + "…"
+}
+
+// Reasons a name or an expiry is refused; callers report them as
+// BAD_USER_INPUT reasons.
+var (
+	ErrInvalidName       = errors.New("INVALID_TOKEN_NAME")
+	ErrInvalidExpiration = errors.New("INVALID_EXPIRATION")
+)
+
+// NormalizeName trims name and checks it: 1 to 100 characters, each a letter,
+// a digit, a space, '-', '_' or '.'. Letters and digits are Unicode ones, so
+// "Café CI" is a fine name; control and format characters never are.
+func NormalizeName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLength {
+		return "", ErrInvalidName
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && r != '-' && r != '_' && r != '.' {
+			return "", ErrInvalidName
+		}
+	}
+	return name, nil
+}
+
+// CheckExpiry accepts no expiry, or one after now and at most MaxLifetime ahead.
+func CheckExpiry(expiresAt *time.Time, now time.Time) error {
+	if expiresAt == nil {
+		return nil
+	}
+	if !expiresAt.After(now) || expiresAt.Sub(now) > MaxLifetime {
+		return ErrInvalidExpiration
+	}
+	return nil
+}
