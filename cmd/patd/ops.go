@@ -19,7 +19,7 @@ import (
 // the one-shot commands, which need nothing but DATABASE_URL.
 func opsService(ctx context.Context) (*pat.Service, func(), error) {
 	log := logging.New(os.Stderr, logLevel)
-	pool, err := database.Open(ctx, config.DatabaseURL(os.LookupEnv))
+	pool, err := database.Open(ctx, config.DatabaseURL(os.LookupEnv), nil)
 	if err != nil {
 		return nil, nil, err
 	}

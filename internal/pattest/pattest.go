@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,14 +105,45 @@ type Replica struct {
 	Config *config.Config
 	Server *server.Server
 	t      testing.TB
+
+	queries *queryCounter
 }
+
+// Queries returns how many SQL statements the replica has sent so far whose
+// text contains substr (all of them for "").
+func (r *Replica) Queries(substr string) int {
+	r.queries.mu.Lock()
+	defer r.queries.mu.Unlock()
+	n := 0
+	for _, q := range r.queries.sql {
+		if strings.Contains(q, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+type queryCounter struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.mu.Lock()
+	c.sql = append(c.sql, d.SQL)
+	c.mu.Unlock()
+	return ctx
+}
+
+func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // Start runs a replica with cfg on a free loopback port until t ends.
 func Start(t testing.TB, cfg *config.Config) *Replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := logging.New(testWriter{t}, slog.LevelWarn)
-	srv, err := server.New(ctx, cfg, log)
+	tracer := &queryCounter{}
+	srv, err := server.New(ctx, cfg, log, server.Options{QueryTracer: tracer})
 	if err != nil {
 		cancel()
 		t.Fatalf("start patd: %v", err)
@@ -130,7 +162,7 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 		}
 		srv.Close()
 	})
-	return &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t}
+	return &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
 }
 
 // JWT returns a valid session JWT for userID.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/alternatefutures/patd/graph"
@@ -33,10 +34,16 @@ type Server struct {
 	log     *slog.Logger
 }
 
+// Options are the parts of a replica that are not configuration.
+type Options struct {
+	// QueryTracer, when set, sees every PostgreSQL query.
+	QueryTracer pgx.QueryTracer
+}
+
 // New opens the stores named in cfg, applies pending migrations and builds the
 // HTTP handler. Close releases what it opened.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
-	pool, err := database.Open(ctx, cfg.DatabaseURL)
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
+	pool, err := database.Open(ctx, cfg.DatabaseURL, opts.QueryTracer)
 	if err != nil {
 		return nil, err
 	}
