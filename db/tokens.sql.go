@@ -56,7 +56,7 @@ WHERE id IN (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id, token_hash
+RETURNING id, user_id
 `
 
 type DeleteExpiredTokensParams struct {
@@ -65,9 +65,8 @@ type DeleteExpiredTokensParams struct {
 }
 
 type DeleteExpiredTokensRow struct {
-	ID        string
-	UserID    string
-	TokenHash []byte
+	ID     string
+	UserID string
 }
 
 // One batch of expired tokens; the caller repeats until a batch comes back short.
@@ -80,7 +79,7 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 	var items []DeleteExpiredTokensRow
 	for rows.Next() {
 		var i DeleteExpiredTokensRow
-		if err := rows.Scan(&i.ID, &i.UserID, &i.TokenHash); err != nil {
+		if err := rows.Scan(&i.ID, &i.UserID); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -359,6 +358,17 @@ SELECT pg_advisory_xact_lock(hashtextextended('pat:' || $1::text, 0))
 // the max-active check and the insert that follows it cannot race.
 func (q *Queries) LockUserTokens(ctx context.Context, userID string) error {
 	_, err := q.db.Exec(ctx, lockUserTokens, userID)
+	return err
+}
+
+const notifyRevoked = `-- name: NotifyRevoked :exec
+SELECT pg_notify('patd_revoked', $1::text)
+`
+
+// Tells every replica, when the transaction commits, to forget the cached
+// validations of these token hashes (hex, comma-separated).
+func (q *Queries) NotifyRevoked(ctx context.Context, hashes string) error {
+	_, err := q.db.Exec(ctx, notifyRevoked, hashes)
 	return err
 }
 

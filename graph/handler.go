@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
@@ -24,6 +25,7 @@ type Options struct {
 	MaxComplexity int
 	// Development enables introspection and GraphiQL.
 	Development bool
+	Metrics     *metrics.Metrics // may be nil
 	Log         *slog.Logger
 }
 
@@ -49,6 +51,13 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.Use(depthLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(opts.Log))
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil && graphql.HasOperationContext(ctx) {
+			opts.Metrics.GraphQLOperation(graphql.GetOperationContext(ctx).OperationName, len(resp.Errors) == 0)
+		}
+		return resp
+	})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		opts.Log.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(v),
 			"request_id", requestinfo.FromContext(ctx).ID)

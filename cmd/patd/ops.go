@@ -28,7 +28,7 @@ func opsService(ctx context.Context) (*pat.Service, func(), error) {
 		return nil, nil, err
 	}
 	// These commands create no tokens: the quota is never consulted.
-	svc := pat.New(pool, limit.NewMemoryQuota(1, 1), pat.Config{}, log)
+	svc := pat.New(pool, pat.Config{}, pat.Deps{Quota: limit.NewMemoryQuota(1, 1), Log: log})
 	return svc, pool.Close, nil
 }
 

@@ -28,4 +28,3 @@ func UnmarshalDate(v any) (time.Time, error) {
 	}
 	return t, nil
 }
-

@@ -42,10 +42,13 @@ type Config struct {
 
 	CreateLimit int
 	// CreateWindow is the rolling window of CreateLimit: 24 h, shorter only in tests.
-	CreateWindow  time.Duration
-	MaxActive     int
-	ValidateRate  int
-	CacheTTL      time.Duration
+	CreateWindow time.Duration
+	MaxActive    int
+	ValidateRate int
+	CacheTTL     time.Duration
+	// CacheSize bounds the validation cache, in entries (not configurable by
+	// environment: 100,000 answers take about 20 MiB).
+	CacheSize     int
 	MaxDepth      int
 	MaxComplexity int
 
@@ -92,6 +95,7 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 		JWTAudience:  env("JWT_AUDIENCE", "alternatefutures-app"),
 		Env:          env("PATD_ENV", Production),
 		CreateWindow: 24 * time.Hour,
+		CacheSize:    100_000,
 	}
 	c.Port = intVar("PORT", 8080, 0)
 	if c.Port > 65535 {

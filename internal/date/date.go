@@ -68,6 +68,10 @@ func ParseString(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %q", ErrInvalid, truncate(s))
 	}
+	// An offset can carry a valid local time outside what UTC output can write.
+	if ms := t.UnixMilli(); ms < minMillis || ms > maxMillis {
+		return time.Time{}, fmt.Errorf("%w: %q is out of range", ErrInvalid, truncate(s))
+	}
 	return t.UTC(), nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	GraphQL        http.Handler
 	Checks         []Check
 	TrustedProxies []netip.Prefix
+	Metrics        *metrics.Metrics // may be nil
+	// MetricsHandler serves GET /metrics.
+	MetricsHandler http.Handler
 	Log            *slog.Logger
 }
 
@@ -48,6 +52,24 @@ func New(cfg Config) http.Handler {
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("OPTIONS /graphql", gql)
 
+	validate := &validateHandler{tokens: cfg.Tokens, secrets: cfg.ServiceSecrets, metrics: cfg.Metrics, log: cfg.Log}
+	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
+		mux.Handle("POST "+path, validate)
+	}
+
+	th := &tokenHandlers{tokens: cfg.Tokens, log: cfg.Log}
+	for _, base := range []string{"/api/tokens", "/tokens"} {
+		mux.Handle("POST "+base, limitBody(maxRESTBody, user(http.HandlerFunc(th.create))))
+		mux.Handle("GET "+base, user(http.HandlerFunc(th.list)))
+		mux.Handle("GET "+base+"/limits", user(http.HandlerFunc(th.limits)))
+		mux.Handle("DELETE "+base+"/{id}", user(http.HandlerFunc(th.delete)))
+	}
+
+	mux.Handle("POST /internal/users/{userId}/revoke-all", &revokeAllHandler{tokens: cfg.Tokens, secrets: cfg.ServiceSecrets, log: cfg.Log})
+
+	if cfg.MetricsHandler != nil {
+		mux.Handle("GET /metrics", cfg.MetricsHandler)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -81,4 +103,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg, "code": code})
+}
+
+// revokeAllHandler deletes every token of a user whose account is going; only
+// backends holding the service secret may call it.
+type revokeAllHandler struct {
+	tokens  *pat.Service
+	secrets auth.ServiceSecrets
+	log     *slog.Logger
+}
+
+func (h *revokeAllHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.secrets.Check(r) {
+		writeError(w, http.StatusForbidden, "INVALID_SERVICE_CREDENTIALS", "missing or wrong service secret")
+		return
+	}
+	userID := r.PathValue("userId")
+	if userID == "" {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "missing user id")
+		return
+	}
+	n, err := h.tokens.RevokeAll(r.Context(), userID)
+	if err != nil {
+		writeServiceError(w, r, h.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": n})
 }

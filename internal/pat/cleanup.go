@@ -47,6 +47,8 @@ func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error
 			for i, r := range rows {
 				ids[i], users[i] = r.ID, r.UserID
 			}
+			// Expired tokens already fail validation, cached or not: no
+			// revocation needed.
 			return s.auditMany(ctx, q, "cleanup", "system", users, ids)
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A cursor is the position of the last token of a page: its creation time in
@@ -28,7 +29,7 @@ func decodeCursor(s string) (time.Time, string, error) {
 		return time.Time{}, "", errBadCursor
 	}
 	micros, id, ok := strings.Cut(string(raw), ":")
-	if !ok || id == "" {
+	if !ok || id == "" || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
 		return time.Time{}, "", errBadCursor
 	}
 	us, err := strconv.ParseInt(micros, 10, 64)

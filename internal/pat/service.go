@@ -10,15 +10,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/alternatefutures/patd/db"
 	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/cache"
 	"github.com/alternatefutures/patd/internal/limit"
+	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/requestinfo"
 	"github.com/alternatefutures/patd/internal/token"
 )
@@ -70,21 +74,66 @@ type Config struct {
 	TokenPrefix string
 	// MaxActive is how many unexpired tokens one user may hold.
 	MaxActive int
+	// CacheTTL is how long a validation answer may be served from memory.
+	CacheTTL time.Duration
+	// CacheSize bounds the validation cache, in entries.
+	CacheSize int
+	// LookupTimeout bounds one validation query.
+	LookupTimeout time.Duration
+}
+
+// RateLimiter decides, without I/O, whether one more use of a key is allowed.
+type RateLimiter interface {
+	Allow(key string, now time.Time) (retryAfter time.Duration, ok bool)
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	// Quota counts token creations per user.
+	Quota limit.Quota
+	// ValidateRate limits validations per token.
+	ValidateRate RateLimiter
+	Metrics      *metrics.Metrics // may be nil
+	Log          *slog.Logger
 }
 
 // Service implements the token operations over PostgreSQL.
 type Service struct {
-	pool  *pgxpool.Pool
-	q     *db.Queries
-	quota limit.Quota
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
+	pool         *pgxpool.Pool
+	q            *db.Queries
+	cfg          Config
+	quota        limit.Quota
+	validateRate RateLimiter
+	metrics      *metrics.Metrics
+	log          *slog.Logger
+	now          func() time.Time
+
+	cache     *cache.Cache[Validation]
+	group     singleflight.Group
+	usage     *usageRecorder
+	listening atomic.Bool
 }
 
-// New returns a Service storing tokens in pool and counting creations in quota.
-func New(pool *pgxpool.Pool, quota limit.Quota, cfg Config, log *slog.Logger) *Service {
-	return &Service{pool: pool, q: db.New(pool), quota: quota, cfg: cfg, log: log, now: time.Now}
+// New returns a Service storing tokens in pool.
+func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 2 * time.Second
+	}
+	if d.ValidateRate == nil {
+		d.ValidateRate = limit.NewLocalRate(0, time.Minute)
+	}
+	return &Service{
+		pool:         pool,
+		q:            db.New(pool),
+		cfg:          cfg,
+		quota:        d.Quota,
+		validateRate: d.ValidateRate,
+		metrics:      d.Metrics,
+		log:          d.Log,
+		now:          time.Now,
+		cache:        cache.New[Validation](cfg.CacheSize),
+		usage:        newUsageRecorder(),
+	}
 }
 
 func toToken(r db.PersonalAccessToken) Token {
@@ -318,14 +367,15 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 	if err := requireUser(p); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(q *db.Queries) error {
-		if _, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID}); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return ErrNotFound
-			}
-			return err
+	return s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
+		h, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrNotFound
 		}
-		return s.audit(ctx, q, "delete", p.UserID, p.UserID, &id, nil)
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{h}, s.audit(ctx, q, "delete", p.UserID, p.UserID, &id, nil)
 	})
 }
 
@@ -347,44 +397,43 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		}
 	}
 	var created Created
-	err := s.inTx(ctx, func(q *db.Queries) error {
+	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
 		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
-			return err
+			return nil, err
 		}
 		old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		exp := expiresAt
 		if exp == nil && old.ExpiresAt != nil {
 			exp = old.ExpiresAt
 			if err := checkExpiry(exp, now); err != nil {
-				return inputError(ReasonInvalidExpiration, "the token has expired; give the new one an expiresAt")
+				return nil, inputError(ReasonInvalidExpiration, "the token has expired; give the new one an expiresAt")
 			}
 		}
 		if grace == 0 {
 			if _, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID}); err != nil {
-				return err
+				return nil, err
 			}
-		} else {
-			end := now.Add(grace)
-			if old.ExpiresAt == nil || old.ExpiresAt.After(end) {
-				if _, err := q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: id, ExpiresAt: &end, Now: now}); err != nil {
-					return err
-				}
+		} else if end := now.Add(grace); old.ExpiresAt == nil || old.ExpiresAt.After(end) {
+			if _, err := q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: id, ExpiresAt: &end, Now: now}); err != nil {
+				return nil, err
 			}
 		}
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
-			return err
+			return nil, err
 		}
 		created, err = s.insert(ctx, q, p.UserID, old.Name, exp, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return s.audit(ctx, q, "rotate", p.UserID, p.UserID, &created.ID,
+		// Cached answers for the old token are stale either way: it is gone
+		// or expires sooner.
+		return [][]byte{old.TokenHash}, s.audit(ctx, q, "rotate", p.UserID, p.UserID, &created.ID,
 			map[string]any{"rotatedFrom": id, "gracePeriodSeconds": int(grace.Seconds())})
 	})
 	if err != nil {
@@ -397,17 +446,17 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 // called by a backend, not by the user; it returns how many were deleted.
 func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.inTx(ctx, func(q *db.Queries) error {
+	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
 		rows, err := q.DeleteUserTokens(ctx, userID)
 		if err != nil || len(rows) == 0 {
-			return err
+			return nil, err
 		}
 		n = len(rows)
-		ids, users := make([]string, n), make([]string, n)
+		ids, users, hashes := make([]string, n), make([]string, n), make([][]byte, n)
 		for i, r := range rows {
-			ids[i], users[i] = r.ID, userID
+			ids[i], users[i], hashes[i] = r.ID, userID, r.TokenHash
 		}
-		return s.auditMany(ctx, q, "revoke_all", "service", users, ids)
+		return hashes, s.auditMany(ctx, q, "revoke_all", "service", users, ids)
 	})
 	return n, err
 }
@@ -433,6 +482,24 @@ func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error 
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return fn(s.q.WithTx(tx))
 	})
+}
+
+// revokingTx runs fn in one transaction that also notifies every replica of
+// the token hashes fn returns, and drops them from this replica's cache once
+// the transaction has committed.
+func (s *Service) revokingTx(ctx context.Context, fn func(q *db.Queries) ([][]byte, error)) error {
+	var hashes [][]byte
+	err := s.inTx(ctx, func(q *db.Queries) error {
+		var err error
+		if hashes, err = fn(q); err != nil {
+			return err
+		}
+		return notifyRevoked(ctx, q, hashes)
+	})
+	if err == nil {
+		s.forget(hashes)
+	}
+	return err
 }
 
 // audit records one change; never the token itself.

@@ -36,32 +36,77 @@ type Validation struct {
 	RetryAfter time.Duration
 }
 
-// Validate checks a presented token. A malformed token is refused before any
-// I/O. The error is ErrUnavailable (wrapped) when the store cannot answer.
+// negativeTTL is how long "no such token" is cached: long enough to absorb a
+// client retrying a bad token in a loop, short enough that an imported token
+// is seen soon.
+const negativeTTL = 5 * time.Second
+
+// Validate checks a presented token: checksum first (a malformed token costs no
+// I/O), then the cache, then PostgreSQL, with concurrent misses for one token
+// collapsed into one query. A valid answer records the use for lastUsedAt
+// without waiting for the write. The error is ErrUnavailable (wrapped) when
+// the token is not cached and the database cannot answer.
 func (s *Service) Validate(ctx context.Context, tok string) (Validation, error) {
 	if token.Classify(tok) == token.Malformed {
+		s.metrics.Validated(string(Malformed))
 		return Validation{Code: Malformed}, nil
 	}
 	h := token.Hash(tok)
-	row, err := s.q.GetTokenByHash(ctx, h[:])
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Validation{Code: NotFound}, nil
+	now := s.now()
+	v, hit := s.cache.Get(h)
+	s.metrics.CacheLookup(hit)
+	if !hit {
+		var err error
+		v, err = s.load(ctx, h)
+		if err != nil {
+			s.metrics.Validated("UNAVAILABLE")
+			return Validation{}, err
+		}
 	}
+	if v.Code == Valid && v.ExpiresAt != nil && !v.ExpiresAt.After(now) {
+		v = Validation{Code: Expired}
+	}
+	if v.Code == Valid {
+		if wait, ok := s.validateRate.Allow(v.TokenID, now); !ok {
+			s.metrics.Validated(string(RateLimited))
+			return Validation{Code: RateLimited, RetryAfter: wait}, nil
+		}
+		s.usage.record(v.TokenID, now)
+	}
+	s.metrics.Validated(string(v.Code))
+	return v, nil
+}
+
+// load looks a token hash up in PostgreSQL and caches the answer.
+func (s *Service) load(ctx context.Context, h [32]byte) (Validation, error) {
+	res, err, _ := s.group.Do(string(h[:]), func() (any, error) {
+		// The lookup outlives any one caller's cancellation: others wait on it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LookupTimeout)
+		defer cancel()
+		row, err := s.q.GetTokenByHash(ctx, h[:])
+		if errors.Is(err, pgx.ErrNoRows) {
+			v := Validation{Code: NotFound}
+			s.cache.Set(h, v, min(negativeTTL, s.cfg.CacheTTL))
+			return v, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		v := Validation{
+			Code:      Valid,
+			UserID:    row.UserID,
+			TokenID:   row.ID,
+			Name:      row.Name,
+			ExpiresAt: utcPtr(row.ExpiresAt),
+			CreatedAt: row.CreatedAt.UTC(),
+		}
+		s.cache.Set(h, v, s.cfg.CacheTTL)
+		return v, nil
+	})
 	if err != nil {
 		return Validation{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	v := Validation{
-		Code:      Valid,
-		UserID:    row.UserID,
-		TokenID:   row.ID,
-		Name:      row.Name,
-		ExpiresAt: utcPtr(row.ExpiresAt),
-		CreatedAt: row.CreatedAt.UTC(),
-	}
-	if v.ExpiresAt != nil && !v.ExpiresAt.After(s.now()) {
-		return Validation{Code: Expired}, nil
-	}
-	return v, nil
+	return res.(Validation), nil
 }
 
 // CheckToken implements auth.TokenChecker, so that a PAT can authenticate

@@ -162,7 +162,9 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 		}
 		srv.Close()
 	})
-	return &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	r.waitReady()
+	return r
 }
 
 // JWT returns a valid session JWT for userID.
@@ -297,3 +299,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // String formats for failure messages.
 func (r Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// waitReady waits until the replica reports ready (its revocation listener
+// among other things), so that tests start from a replica that hears
+// revocations.
+func (r *Replica) waitReady() {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(r.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("replica at %s not ready after 10s (last error %v)", r.URL, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

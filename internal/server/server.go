@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/alternatefutures/patd/graph"
 	"github.com/alternatefutures/patd/internal/auth"
@@ -20,6 +22,7 @@ import (
 	"github.com/alternatefutures/patd/internal/database"
 	"github.com/alternatefutures/patd/internal/httpapi"
 	"github.com/alternatefutures/patd/internal/limit"
+	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
@@ -52,6 +55,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	metrics.RegisterPool(reg, pool)
+
 	var quota limit.Quota
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: limits are kept in this process, correct for one replica only")
@@ -62,7 +69,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
 	}
 
-	svc := pat.New(pool, quota, pat.Config{TokenPrefix: cfg.TokenPrefix, MaxActive: cfg.MaxActive}, log)
+	svc := pat.New(pool, pat.Config{
+		TokenPrefix: cfg.TokenPrefix,
+		MaxActive:   cfg.MaxActive,
+		CacheTTL:    cfg.CacheTTL,
+		CacheSize:   cfg.CacheSize,
+	}, pat.Deps{
+		Quota:        quota,
+		ValidateRate: limit.NewLocalRate(cfg.ValidateRate, time.Minute),
+		Metrics:      m,
+		Log:          log,
+	})
 	jwtCfg := auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
 	h := httpapi.New(httpapi.Config{
 		Tokens:         svc,
@@ -72,12 +89,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			MaxDepth:      cfg.MaxDepth,
 			MaxComplexity: cfg.MaxComplexity,
 			Development:   cfg.Development(),
+			Metrics:       m,
 			Log:           log,
 		}),
 		Checks: []httpapi.Check{
 			{Name: "postgres", Ping: pool.Ping},
+			{Name: "revocations", Ping: func(context.Context) error {
+				if !svc.Listening() {
+					return errors.New("not listening")
+				}
+				return nil
+			}},
 		},
 		TrustedProxies: cfg.TrustedProxies,
+		Metrics:        m,
+		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Log:            log,
 	})
 	return &Server{Tokens: svc, handler: h, pool: pool, log: log}, nil
@@ -98,6 +124,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go s.Tokens.RunCleanup(ctx, time.Hour)
+	go s.Tokens.RunLastUsedFlusher(ctx)
+	go s.Tokens.ListenRevocations(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -111,6 +139,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := hs.Shutdown(sctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		return serr
+	}
+	// Every request has finished: write the last lastUsedAt values.
+	if ferr := s.Tokens.FlushLastUsed(sctx); ferr != nil {
+		s.log.Error("final lastUsedAt flush failed", "error", ferr)
 	}
 	return err
 }

@@ -31,8 +31,8 @@ const (
 
 	// MaxNameLength is the longest name a token may have, in characters.
 	MaxNameLength = 100
-	// MaxLifetime is how far ahead an expiry may be.
-	MaxLifetime = 10 * 365 * 24 * time.Hour
+	// MaxLifetimeYears is how far ahead an expiry may be, in calendar years.
+	MaxLifetimeYears = 10
 )
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -143,15 +143,21 @@ func Hash(tok string) [sha256.Size]byte {
 }
 
 // Start is the part of a token kept for display: its first twelve characters.
+// A legacy token that short shows only its first third, and never a broken
+// UTF-8 sequence.
 func Start(tok string) string {
+	n := maskLen
 	if len(tok) <= maskLen {
-		// Legacy tokens can be short; showing all of one would leak it.
+		// Showing all of a short legacy token would leak it.
+		n = len(tok) / 3
 		if len(tok) <= 4 {
-			return ""
+			n = 0
 		}
-		return tok[:len(tok)/3]
 	}
-	return tok[:maskLen]
+	for n > 0 && n < len(tok) && !utf8.RuneStart(tok[n]) {
+		n--
+	}
+	return tok[:n]
 }
 
 // Mask renders a stored token start for display, e.g. "af_live_AbCd…".
@@ -182,12 +188,13 @@ func NormalizeName(name string) (string, error) {
 	return name, nil
 }
 
-// CheckExpiry accepts no expiry, or one after now and at most MaxLifetime ahead.
+// CheckExpiry accepts no expiry, or one after now and at most ten calendar
+// years ahead.
 func CheckExpiry(expiresAt *time.Time, now time.Time) error {
 	if expiresAt == nil {
 		return nil
 	}
-	if !expiresAt.After(now) || expiresAt.Sub(now) > MaxLifetime {
+	if !expiresAt.After(now) || expiresAt.After(now.AddDate(MaxLifetimeYears, 0, 0)) {
 		return ErrInvalidExpiration
 	}
 	return nil

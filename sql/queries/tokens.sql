@@ -53,7 +53,7 @@ WHERE id IN (
     LIMIT @batch_size
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id, token_hash;
+RETURNING id, user_id;
 
 -- name: TouchTokens :exec
 -- Records last use for a batch of tokens in one statement; never moves a time backwards.
@@ -74,3 +74,8 @@ SELECT pg_try_advisory_lock(hashtextextended('pat:cleanup', 0));
 
 -- name: CleanupUnlock :exec
 SELECT pg_advisory_unlock(hashtextextended('pat:cleanup', 0));
+
+-- name: NotifyRevoked :exec
+-- Tells every replica, when the transaction commits, to forget the cached
+-- validations of these token hashes (hex, comma-separated).
+SELECT pg_notify('patd_revoked', @hashes::text);

@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/metrics"
+	"github.com/alternatefutures/patd/internal/pat"
+	"github.com/alternatefutures/patd/internal/requestinfo"
+)
+
+// validAnswer is the body of a VALID answer; exp is null for a token that
+// never expires.
+type validAnswer struct {
+	Valid     bool   `json:"valid"`
+	Active    bool   `json:"active"`
+	Code      string `json:"code"`
+	UserID    string `json:"userId"`
+	TokenID   string `json:"tokenId"`
+	Name      string `json:"name"`
+	Sub       string `json:"sub"`
+	Exp       *int64 `json:"exp"`
+	Iat       int64  `json:"iat"`
+	TokenType string `json:"token_type"`
+}
+
+// invalidAnswer is the body of every other answer.
+type invalidAnswer struct {
+	Valid      bool   `json:"valid"`
+	Active     bool   `json:"active"`
+	Code       string `json:"code"`
+	RetryAfter int    `json:"retryAfterSeconds,omitempty"`
+}
+
+type validateHandler struct {
+	tokens  *pat.Service
+	secrets auth.ServiceSecrets
+	metrics *metrics.Metrics
+	log     *slog.Logger
+}
+
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// ServeHTTP answers "is this PAT valid, and whose is it?". Every answer but
+// VALID has a non-2xx status, so a caller that only checks the status fails safe.
+func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { h.metrics.ValidateLatency(time.Since(start)) }()
+
+	if !h.secrets.Check(r) {
+		writeError(w, http.StatusForbidden, "INVALID_SERVICE_CREDENTIALS", "missing or wrong service secret")
+		return
+	}
+	if r.ContentLength > maxRESTBody {
+		tooLarge(w, maxRESTBody)
+		return
+	}
+	bp := bodyBuffers.Get().(*[]byte)
+	defer bodyBuffers.Put(bp)
+	body, err := readAtMost(r.Body, (*bp)[:0], maxRESTBody)
+	*bp = body[:0]
+	if errors.Is(err, errTooLarge) {
+		tooLarge(w, maxRESTBody)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+		return
+	}
+	var req struct {
+		Token *string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Token == nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", `want a JSON body {"token": "<personal access token>"}`)
+		return
+	}
+
+	v, err := h.tokens.Validate(r.Context(), *req.Token)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "validate: token store unavailable", "error", err,
+			"request_id", requestinfo.FromContext(r.Context()).ID)
+		writeValidation(w, http.StatusServiceUnavailable, invalidAnswer{Code: "UNAVAILABLE"})
+		return
+	}
+	switch v.Code {
+	case pat.Valid:
+		out := validAnswer{
+			Valid: true, Active: true, Code: string(v.Code),
+			UserID: v.UserID, TokenID: v.TokenID, Name: v.Name, Sub: v.UserID,
+			Iat: v.CreatedAt.Unix(), TokenType: "personal_access_token",
+		}
+		if v.ExpiresAt != nil {
+			exp := v.ExpiresAt.Unix()
+			out.Exp = &exp
+		}
+		writeValidation(w, http.StatusOK, out)
+	case pat.RateLimited:
+		secs := max(int((v.RetryAfter+time.Second-1)/time.Second), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeValidation(w, http.StatusTooManyRequests, invalidAnswer{Code: string(v.Code), RetryAfter: secs})
+	default: // NOT_FOUND, EXPIRED, MALFORMED
+		writeValidation(w, http.StatusUnauthorized, invalidAnswer{Code: string(v.Code)})
+	}
+}
+
+func writeValidation(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readAtMost appends r to buf, failing with errTooLarge past limit bytes.
+func readAtMost(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}

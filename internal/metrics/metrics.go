@@ -1,0 +1,160 @@
+// Package metrics defines patd's Prometheus metrics. Every method is safe on a
+// nil *Metrics, so code under test can run without a registry.
+package metrics
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the collectors patd updates.
+type Metrics struct {
+	validations     *prometheus.CounterVec
+	validateLatency prometheus.Histogram
+	cache           *prometheus.CounterVec
+	limiter         *prometheus.CounterVec
+	graphql         *prometheus.CounterVec
+	lastUsedFlushes *prometheus.CounterVec
+
+	// Pre-bound children keep the validate path free of label hashing.
+	byCode   map[string]prometheus.Counter
+	cacheHit prometheus.Counter
+	cacheMis prometheus.Counter
+}
+
+// Validation outcomes known in advance; others are bound on first use.
+var validationCodes = []string{"VALID", "NOT_FOUND", "EXPIRED", "MALFORMED", "RATE_LIMITED", "UNAVAILABLE"}
+
+// New registers patd's collectors, the Go runtime's and the process's with reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		validations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_validations_total", Help: "Token validations by outcome code.",
+		}, []string{"code"}),
+		validateLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "patd_validate_duration_seconds",
+			Help:    "Time to answer POST /validate, from request to response.",
+			Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .1, .5, 1},
+		}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_validation_cache_lookups_total", Help: "Validation cache lookups by result (hit, miss).",
+		}, []string{"result"}),
+		limiter: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_limiter_decisions_total", Help: "Rate limiter decisions by limit (create, validate) and decision (allow, deny, error).",
+		}, []string{"limit", "decision"}),
+		graphql: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_graphql_operations_total", Help: "GraphQL operations by operation name and outcome (ok, error).",
+		}, []string{"operation", "outcome"}),
+		lastUsedFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_last_used_flushes_total", Help: "Batched lastUsedAt writes by outcome (ok, error).",
+		}, []string{"outcome"}),
+		byCode: map[string]prometheus.Counter{},
+	}
+	for _, c := range validationCodes {
+		m.byCode[c] = m.validations.WithLabelValues(c)
+	}
+	m.cacheHit = m.cache.WithLabelValues("hit")
+	m.cacheMis = m.cache.WithLabelValues("miss")
+	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Validated counts one validation outcome.
+func (m *Metrics) Validated(code string) {
+	if m == nil {
+		return
+	}
+	if c, ok := m.byCode[code]; ok {
+		c.Inc()
+		return
+	}
+	m.validations.WithLabelValues(code).Inc()
+}
+
+// ValidateLatency observes the time one validate request took.
+func (m *Metrics) ValidateLatency(d time.Duration) {
+	if m != nil {
+		m.validateLatency.Observe(d.Seconds())
+	}
+}
+
+// CacheLookup counts a validation cache hit or miss.
+func (m *Metrics) CacheLookup(hit bool) {
+	switch {
+	case m == nil:
+	case hit:
+		m.cacheHit.Inc()
+	default:
+		m.cacheMis.Inc()
+	}
+}
+
+// LimiterDecision counts one decision of a limiter.
+func (m *Metrics) LimiterDecision(limit, decision string) {
+	if m != nil {
+		m.limiter.WithLabelValues(limit, decision).Inc()
+	}
+}
+
+// GraphQLOperation counts one GraphQL operation.
+func (m *Metrics) GraphQLOperation(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if !ok {
+		outcome = "error"
+	}
+	if name == "" {
+		name = "anonymous"
+	}
+	m.graphql.WithLabelValues(name, outcome).Inc()
+}
+
+// LastUsedFlush counts one batched lastUsedAt write.
+func (m *Metrics) LastUsedFlush(err error) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.lastUsedFlushes.WithLabelValues(outcome).Inc()
+}
+
+// RegisterPool exports the connection pool's statistics.
+func RegisterPool(reg prometheus.Registerer, pool *pgxpool.Pool) {
+	reg.MustRegister(poolCollector{pool})
+}
+
+type poolCollector struct{ pool *pgxpool.Pool }
+
+var (
+	poolAcquired = prometheus.NewDesc("patd_db_pool_acquired_connections", "Connections in use.", nil, nil)
+	poolIdle     = prometheus.NewDesc("patd_db_pool_idle_connections", "Idle connections.", nil, nil)
+	poolTotal    = prometheus.NewDesc("patd_db_pool_total_connections", "Open connections.", nil, nil)
+	poolMax      = prometheus.NewDesc("patd_db_pool_max_connections", "Most connections the pool may open.", nil, nil)
+	poolWaits    = prometheus.NewDesc("patd_db_pool_acquire_waits_total", "Acquires that had to wait for a connection.", nil, nil)
+	poolWaitTime = prometheus.NewDesc("patd_db_pool_acquire_wait_seconds_total", "Time spent waiting for connections.", nil, nil)
+)
+
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolWaits, poolWaitTime} {
+		ch <- d
+	}
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}

@@ -1,0 +1,95 @@
+package pat
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/alternatefutures/patd/db"
+)
+
+// lastUsedAt is written off the request path: uses are coalesced in memory and
+// flushed in one statement per flushInterval, and a token whose lastUsedAt was
+// written less than rewriteAfter ago is not written again. The stored value so
+// lags the truth by at most rewriteAfter + flushInterval, under a minute.
+const (
+	flushInterval = 10 * time.Second
+	rewriteAfter  = 45 * time.Second
+)
+
+type usageRecorder struct {
+	mu      sync.Mutex
+	pending map[string]time.Time // token id → last use not yet written
+	written map[string]time.Time // token id → last use written
+}
+
+func newUsageRecorder() *usageRecorder {
+	return &usageRecorder{pending: map[string]time.Time{}, written: map[string]time.Time{}}
+}
+
+// record notes a use of tokenID at now. It takes a lock and writes a map entry
+// at most; never I/O.
+func (u *usageRecorder) record(tokenID string, now time.Time) {
+	u.mu.Lock()
+	if w, ok := u.written[tokenID]; !ok || now.Sub(w) >= rewriteAfter {
+		u.pending[tokenID] = now
+	}
+	u.mu.Unlock()
+}
+
+// take returns the pending uses and forgets written ones that are old enough
+// to be written again.
+func (u *usageRecorder) take(now time.Time) (ids []string, times []time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, t := range u.pending {
+		ids, times = append(ids, id), append(times, t)
+		u.written[id] = t
+	}
+	clear(u.pending)
+	for id, t := range u.written {
+		if now.Sub(t) >= rewriteAfter {
+			delete(u.written, id)
+		}
+	}
+	return ids, times
+}
+
+// FlushLastUsed writes the pending lastUsedAt values in one statement.
+func (s *Service) FlushLastUsed(ctx context.Context) error {
+	ids, times := s.usage.take(s.now())
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
+	s.metrics.LastUsedFlush(err)
+	if err != nil {
+		// Put them back: the next flush tries again.
+		s.usage.mu.Lock()
+		for i, id := range ids {
+			if t, ok := s.usage.pending[id]; !ok || t.Before(times[i]) {
+				s.usage.pending[id] = times[i]
+			}
+			delete(s.usage.written, id)
+		}
+		s.usage.mu.Unlock()
+	}
+	return err
+}
+
+// RunLastUsedFlusher flushes lastUsedAt every flushInterval until ctx is
+// done. The caller flushes once more after the last request has finished.
+func (s *Service) RunLastUsedFlusher(ctx context.Context) {
+	t := time.NewTicker(flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.FlushLastUsed(ctx); err != nil {
+				s.log.WarnContext(ctx, "lastUsedAt flush failed; will retry", "error", err)
+			}
+		}
+	}
+}

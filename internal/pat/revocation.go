@@ -1,0 +1,103 @@
+package pat
+
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/alternatefutures/patd/db"
+)
+
+// Revocations reach every replica through PostgreSQL LISTEN/NOTIFY: the
+// transaction that deletes a token, or changes when it expires, also notifies
+// its hash, so the notification is sent if and only if the change commits. Each
+// replica listens on its own connection and drops the cached answer.
+//
+// A replica whose listening connection breaks may miss notifications: it
+// clears its whole cache when it listens again, and until then cached answers
+// live at most PAT_CACHE_TTL, the backstop.
+const revocationChannel = "patd_revoked"
+
+// maxNotifyHashes keeps each payload well under PostgreSQL's 8000-byte limit.
+const maxNotifyHashes = 100
+
+// notifyRevoked queues, in the transaction of q, a notification for each hash.
+func notifyRevoked(ctx context.Context, q *db.Queries, hashes [][]byte) error {
+	for len(hashes) > 0 {
+		n := min(len(hashes), maxNotifyHashes)
+		parts := make([]string, n)
+		for i, h := range hashes[:n] {
+			parts[i] = hex.EncodeToString(h)
+		}
+		if err := q.NotifyRevoked(ctx, strings.Join(parts, ",")); err != nil {
+			return err
+		}
+		hashes = hashes[n:]
+	}
+	return nil
+}
+
+// forget drops cached answers for hashes on this replica at once, without
+// waiting for its own notification to come back.
+func (s *Service) forget(hashes [][]byte) {
+	for _, h := range hashes {
+		if len(h) == 32 {
+			s.cache.Delete([32]byte(h))
+		}
+	}
+}
+
+// Listening reports whether this replica currently receives revocations.
+func (s *Service) Listening() bool { return s.listening.Load() }
+
+// ListenRevocations keeps a connection listening for revocations until ctx is
+// done, reconnecting with backoff when it breaks.
+func (s *Service) ListenRevocations(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx)
+		s.listening.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.WarnContext(ctx, "revocation listener disconnected; reconnecting", "error", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (s *Service) listenOnce(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+revocationChannel); err != nil {
+		return err
+	}
+	// Whatever was revoked while nobody listened is unknown: start afresh.
+	s.cache.Clear()
+	s.listening.Store(true)
+	s.log.InfoContext(ctx, "listening for revocations")
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		for _, part := range strings.Split(n.Payload, ",") {
+			var h [32]byte
+			if len(part) == 64 {
+				if _, err := hex.Decode(h[:], []byte(part)); err == nil {
+					s.cache.Delete(h)
+				}
+			}
+		}
+	}
+}
