@@ -107,7 +107,12 @@ type Replica struct {
 	t      testing.TB
 
 	queries *queryCounter
+	stop    func()
 }
+
+// Stop shuts the replica down as SIGTERM would: in-flight requests finish and
+// pending lastUsedAt values are written.
+func (r *Replica) Stop() { r.stop() }
 
 // Queries returns how many SQL statements the replica has sent so far whose
 // text contains substr (all of them for "").
@@ -155,14 +160,15 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	r.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 		srv.Close()
 	})
-	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	t.Cleanup(r.Stop)
 	r.waitReady()
 	return r
 }
@@ -218,6 +224,9 @@ func (r *Replica) Do(method, path string, body any, headers ...string) Response 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for _, h := range headers {
+		if h == "" {
+			continue
+		}
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}

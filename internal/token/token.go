@@ -63,7 +63,7 @@ func Classify(s string) Kind {
 		if !hasKnownPrefix(s) || !isBase62(s[len(PrefixLive):]) {
 			return Malformed
 		}
-		if s[Length-checksumLen:] != checksum(s[:Length-checksumLen]) {
+		if sum := checksum(s[:Length-checksumLen]); s[Length-checksumLen:] != string(sum[:]) {
 			return Malformed
 		}
 		return Checksummed
@@ -112,19 +112,28 @@ func New(prefix string) (string, error) {
 			}
 		}
 	}
-	body := b.String()
-	return body + checksum(body), nil
+	sum := checksum(b.String())
+	b.Write(sum[:])
+	return b.String(), nil
 }
 
-// checksum is CRC32 (IEEE) of s in base62, left-padded with '0' to six characters.
-func checksum(s string) string {
-	v := crc32.ChecksumIEEE([]byte(s))
+var crcTable = crc32.MakeTable(crc32.IEEE)
+
+// checksum is CRC32 (IEEE) of s in base62, left-padded with '0' to six
+// characters. It works on the string in place: validation calls it for every
+// token presented, and converting to []byte would allocate.
+func checksum(s string) [checksumLen]byte {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crcTable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	v := ^crc
 	var out [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62[v%62]
 		v /= 62
 	}
-	return string(out[:])
+	return out
 }
 
 func isBase62(s string) bool {

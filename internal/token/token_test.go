@@ -151,7 +151,7 @@ func TestChecksumMatchesReference(t *testing.T) {
 		bodies = append(bodies, mustNew(t, PrefixTest)[:38])
 	}
 	for _, b := range bodies {
-		if got, want := checksum(b), refChecksum(b); got != want {
+		if got, want := checksum(b), refChecksum(b); string(got[:]) != want {
 			t.Errorf("checksum(%q) = %q, want %q", b, got, want)
 		}
 	}

@@ -1,0 +1,95 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/alternatefutures/patd/internal/pattest"
+	"github.com/alternatefutures/patd/internal/token"
+)
+
+// benchValidate drives the validate handler in process, so the figures are the
+// handler's own (plus the request plumbing the benchmark builds), not the
+// loopback network's.
+func benchValidate(b *testing.B, r *pattest.Replica, tok string, want int) {
+	h := r.Server.Handler()
+	body := []byte(`{"token":"` + tok + `"}`)
+	req := httptest.NewRequest(http.MethodPost, "/validate", nil)
+	req.Header.Set("Authorization", "Bearer "+pattest.ServiceSecret)
+	req.Header.Set("Content-Type", "application/json")
+	rd := bytes.NewReader(body)
+	rc := io.NopCloser(rd)
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rd.Reset(body)
+		req.Body = rc
+		clear(w.h)
+		h.ServeHTTP(w, req)
+		if w.status != want {
+			b.Fatalf("status %d, want %d", w.status, want)
+		}
+	}
+}
+
+type discard struct {
+	h      http.Header
+	status int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(s int)           { d.status = s }
+
+func benchReplica(b *testing.B) (*pattest.Replica, string) {
+	cfg := pattest.Config(b)
+	cfg.ValidateRate = 0
+	r := pattest.Start(b, cfg)
+	_, secret := createTokenB(b, r)
+	return r, secret
+}
+
+func createTokenB(b *testing.B, r *pattest.Replica) (string, string) {
+	var out struct {
+		C struct{ ID, Token string } `json:"createPersonalAccessToken"`
+	}
+	r.GraphQL(r.JWT("bench"), `mutation { createPersonalAccessToken(name: "bench") { id token } }`, nil).OK(b).Decode(b, &out)
+	return out.C.ID, out.C.Token
+}
+
+// BenchmarkValidateCacheHit is the hot path: a valid token already cached.
+func BenchmarkValidateCacheHit(b *testing.B) {
+	r, secret := benchReplica(b)
+	benchValidate(b, r, secret, http.StatusOK)
+}
+
+// BenchmarkValidateMiss forces a database lookup each time (cache off), for
+// comparison with the hit.
+func BenchmarkValidateMiss(b *testing.B) {
+	cfg := pattest.Config(b)
+	cfg.ValidateRate = 0
+	cfg.CacheTTL = 0
+	r := pattest.Start(b, cfg)
+	_, secret := createTokenB(b, r)
+	benchValidate(b, r, secret, http.StatusOK)
+}
+
+// BenchmarkValidateMalformed proves a token failing its checksum never
+// reaches the store: the replica's query counter must not move.
+func BenchmarkValidateMalformed(b *testing.B) {
+	r, secret := benchReplica(b)
+	bad := []byte(secret)
+	bad[20] ^= 1 // still base62, checksum now wrong
+	if token.Classify(string(bad)) != token.Malformed {
+		b.Fatal("token still passes its checksum")
+	}
+	before := r.Queries("")
+	benchValidate(b, r, string(bad), http.StatusUnauthorized)
+	if n := r.Queries("") - before; n != 0 {
+		b.Fatalf("malformed tokens sent %d SQL statements", n)
+	}
+}
