@@ -261,4 +261,3 @@ func auditCount(t *testing.T, url, action, user string) int {
 	}
 	return n
 }
-
