@@ -46,6 +46,12 @@ func entityPrincipal(ctx context.Context) (auth.Principal, error) {
 // generic message and the log gets the detail with the request id.
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
+		// An error gqlgen raised about the request itself (undecodable body,
+		// an argument of the wrong type) is a *gqlerror.Error wrapping nothing;
+		// resolver errors always wrap their cause. Tell them apart before the
+		// default presenter fills in fields.
+		var gqlErr *gqlerror.Error
+		aboutRequest := errors.As(err, &gqlErr) && gqlErr.Err == nil && gqlErr.Extensions["code"] == nil
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		if gerr.Extensions == nil {
 			gerr.Extensions = map[string]any{}
@@ -86,14 +92,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions["maxActiveTokens"] = max.Max
 		case gerr.Extensions["code"] != nil:
 			// gqlgen's own parse and validation errors already carry a code.
+		case aboutRequest:
+			gerr.Extensions["code"] = codeBadUserInput
 		default:
-			var gqlErr *gqlerror.Error
-			if errors.As(err, &gqlErr) && gqlErr.Err == nil && gqlErr.Extensions == nil {
-				// An error gqlgen raised about the request itself (an argument
-				// of the wrong type, say): safe to show.
-				gerr.Extensions["code"] = codeBadUserInput
-				break
-			}
 			log.ErrorContext(ctx, "graphql resolver failed", "error", err, "path", gerr.Path.String(),
 				"request_id", requestinfo.FromContext(ctx).ID)
 			gerr.Message = "internal server error"

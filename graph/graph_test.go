@@ -421,7 +421,7 @@ func signJWT(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClai
 // reading, else the code of the error it gets.
 func authCode(t testing.TB, r *pattest.Replica, authz string) string {
 	t.Helper()
-	res, _ := gqlRaw(t, r, authz, `{ personalAccessTokens(first: 1) { totalCount } apiKeyRateLimit { limit } }`, nil)
+	res, _ := gqlRaw(t, r, authz, `{ personalAccessTokens(first: 1) { totalCount } }`, nil)
 	if len(res.Errors) == 0 {
 		ok(t, res)
 		return ""

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,7 +36,11 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	cfg := Config{Resolvers: &Resolver{Tokens: svc}}
 	// List fields cost what they may return, so one query cannot ask for
 	// many pages at once.
-	listCost := func(child int, first *int, _ *string) int { return child * max(pageSize(first), 1) }
+	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
+	// they are costed as the nearest valid one.
+	listCost := func(child int, first *int, _ *string) int {
+		return child * min(max(pageSize(first), 1), pat.MaxPageSize)
+	}
 	cfg.Complexity.Query.PersonalAccessTokens = listCost
 	cfg.Complexity.User.PersonalAccessTokens = listCost
 
@@ -61,7 +66,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		opts.Log.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(v),
 			"request_id", requestinfo.FromContext(ctx).ID)
-		return gqlerror.Errorf("internal server error")
+		return errPanic
 	})
 
 	if !opts.Development {
@@ -76,6 +81,9 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		srv.ServeHTTP(w, r)
 	})
 }
+
+// errPanic answers for a resolver that panicked; the panic itself is logged.
+var errPanic = errors.New("resolver panicked")
 
 // federationOnlyIntrospection lets the gateway read `_service { sdl }`, which
 // gqlgen ties to introspection, while refusing __schema and __type.

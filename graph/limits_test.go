@@ -298,24 +298,37 @@ func wantRejected(t testing.TB, what string, res pattest.GraphQLResult) {
 
 // rejectedBeforeRunning runs query and checks that it is refused without
 // sending any token SQL.
-func rejectedBeforeRunning(t *testing.T, r *pattest.Replica, jwt, what, query string, vars map[string]any) {
+func rejectedBeforeRunning(t *testing.T, r *pattest.Replica, jwt, what, query string, vars map[string]any) pattest.GraphQLResult {
 	t.Helper()
 	before := r.Queries("personal_access_tokens")
-	wantRejected(t, what, gql(t, r, jwt, query, vars))
+	res := gql(t, r, jwt, query, vars)
+	wantRejected(t, what, res)
 	if n := r.Queries("personal_access_tokens") - before; n != 0 {
 		t.Fatalf("%s: %d token statements ran for a query that must be refused before it runs", what, n)
 	}
+	return res
 }
 
-// nestedTokens is personalAccessTokens { data { user { … } } } nested levels
-// times, ending in leaf; its depth is 3*levels - 1 + depth(leaf).
+// tooDeep checks that query is refused by the depth limit (not, say, by the
+// complexity limit) before it runs.
+func tooDeep(t *testing.T, r *pattest.Replica, jwt, what, query string) {
+	t.Helper()
+	res := rejectedBeforeRunning(t, r, jwt, what, query, nil)
+	if c := res.Errors[0].Code(); c == "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("%s: refused for its complexity, not its depth: %+v", what, res.Errors)
+	}
+}
+
+// nestedTokens is personalAccessTokens(first: 1) { data { user { … } } }
+// nested levels times, ending in leaf; its depth is 3*levels - 1 + depth(leaf).
+// Pages of one keep its complexity low.
 func nestedTokens(levels int, leaf string) string {
 	q := leaf
 	for i := 0; i < levels; i++ {
 		if i == 0 {
-			q = "personalAccessTokens { data { " + q + " } }"
+			q = "personalAccessTokens(first: 1) { data { " + q + " } }"
 		} else {
-			q = "personalAccessTokens { data { user { " + q + " } } }"
+			q = "personalAccessTokens(first: 1) { data { user { " + q + " } } }"
 		}
 	}
 	return "{ " + q + " }"
@@ -342,13 +355,18 @@ fragment T on PersonalAccessToken { user { id } }`,
 			"inline fragment": `{ ... on Query { personalAccessTokens { data { ... on PersonalAccessToken { user { id } } } } } }`,
 			"entities":        `{ _entities(representations: [{__typename: "User", id: "user-depth3"}]) { ... on User { personalAccessTokens { data { id } } } } }`,
 		} {
-			rejectedBeforeRunning(t, r, jwt, what, q, nil)
+			tooDeep(t, r, jwt, what, q)
 		}
 		// __typename at depth 4 counts as a field.
-		rejectedBeforeRunning(t, r, jwt, "__typename at depth 4",
-			`{ personalAccessTokens { data { user { __typename } } } }`, nil)
-		if l := listAll(t, r, jwt); l.TotalCount != 1 {
-			t.Fatalf("%d tokens after refused queries, want 1", l.TotalCount)
+		tooDeep(t, r, jwt, "__typename at depth 4", `{ personalAccessTokens { data { user { __typename } } } }`)
+		var out struct {
+			L struct {
+				TotalCount int `json:"totalCount"`
+			} `json:"personalAccessTokens"`
+		}
+		decode(t, gql(t, r, jwt, `{ personalAccessTokens { totalCount } }`, nil), &out)
+		if out.L.TotalCount != 1 {
+			t.Fatalf("%d tokens after refused queries, want 1", out.L.TotalCount)
 		}
 	})
 
@@ -358,11 +376,13 @@ fragment T on PersonalAccessToken { user { id } }`,
 		jwt := r.JWT("user-depth12")
 		mustCreate(t, r, jwt, "t")
 		at12 := nestedTokens(4, "id") // 3*4 - 1 + 1 = 12
-		var out map[string]any
-		decode(t, gql(t, r, jwt, at12, nil), &out)
-		rejectedBeforeRunning(t, r, jwt, "depth 13", nestedTokens(4, "user { id }"), nil)
-		rejectedBeforeRunning(t, r, jwt, "depth 41", nestedTokens(14, "id"), nil)
-		deep := strings.Repeat("... on Query { ", 200) + "personalAccessTokens { data { id } }" + strings.Repeat(" }", 200)
+		res := ok(t, gql(t, r, jwt, at12, nil))
+		if strings.Count(string(res.Data), `"personalAccessTokens"`) != 4 || strings.Count(string(res.Data), `"id"`) != 1 {
+			t.Fatalf("depth-12 query: %s", res.Data)
+		}
+		tooDeep(t, r, jwt, "depth 13", nestedTokens(4, "user { id }"))
+		tooDeep(t, r, jwt, "depth 41", nestedTokens(14, "id"))
+		deep := strings.Repeat("... on Query { ", 200) + "personalAccessTokens(first: 1) { data { id } }" + strings.Repeat(" }", 200)
 		ok(t, gql(t, r, jwt, "{ "+deep+" }", nil)) // fragments add no depth
 	})
 }
@@ -395,8 +415,10 @@ func TestComplexityLimit(t *testing.T) {
 
 	rejectedBeforeRunning(t, r, jwt, "three aliased full pages",
 		`query($first: Int) { a: `+fullPage+` b: `+fullPage+` c: `+fullPage+` }`, page)
-	rejectedBeforeRunning(t, r, jwt, "three aliased literal pages",
-		`{ a: personalAccessTokens(first: 500) { data { id name } } b: personalAccessTokens(first: 500) { data { id name } } c: personalAccessTokens(first: 500) { data { id name } } }`, nil)
+	rejectedBeforeRunning(t, r, jwt, "three aliased literal full pages",
+		`{ a: personalAccessTokens(first: 500) { totalCount data { id name maskedToken expiresAt lastUsedAt createdAt updatedAt user { id } } }
+		   b: personalAccessTokens(first: 500) { totalCount data { id name maskedToken expiresAt lastUsedAt createdAt updatedAt user { id } } }
+		   c: personalAccessTokens(first: 500) { totalCount data { id name maskedToken expiresAt lastUsedAt createdAt updatedAt user { id } } } }`, nil)
 	rejectedBeforeRunning(t, r, jwt, "a page of pages",
 		`{ personalAccessTokens(first: 500) { data { user { personalAccessTokens(first: 500) { data { id } } } } } }`, nil)
 	rejectedBeforeRunning(t, r, jwt, "pages of the User entity",

@@ -310,8 +310,8 @@ func TestOtherUsersTokensLookMissing(t *testing.T) {
 	t.Parallel()
 	r := startReplica(t)
 	owner, other := r.JWT("user-owner"), r.JWT("user-other")
-	theirs := mustCreate(t, r, owner, "owner's")
-	mine := mustCreate(t, r, other, "other's")
+	theirs := mustCreate(t, r, owner, "owner")
+	mine := mustCreate(t, r, other, "other")
 	const missing = "01936c5e-0000-7000-8000-000000000000"
 	ownerBefore := takeSnapshot(t, r, owner)
 	otherBefore := takeSnapshot(t, r, other)

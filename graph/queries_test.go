@@ -190,6 +190,7 @@ func TestListRejectsBadPagination(t *testing.T) {
 		"first 0":            {"first": 0},
 		"first 501":          {"first": 501},
 		"first -1":           {"first": -1},
+		"first 1000":         {"first": 1000},
 		"first max int32":    {"first": 2147483647},
 		"first min int32":    {"first": -2147483648},
 		"after garbage":      {"after": "garbage"},

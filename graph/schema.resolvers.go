@@ -49,7 +49,7 @@ func (r *mutationResolver) RotatePersonalAccessToken(ctx context.Context, id str
 	if gracePeriodSeconds != nil {
 		grace = *gracePeriodSeconds
 	}
-	c, err := r.Tokens.Rotate(ctx, p, id, expiresAt, time.Duration(grace)*time.Second)
+	c, err := r.Tokens.Rotate(ctx, p, id, expiresAt, grace)
 	if err != nil {
 		return nil, err
 	}

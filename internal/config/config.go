@@ -29,6 +29,8 @@ type Config struct {
 	DatabaseURL string
 	// RedisURL is empty when limits are kept in process.
 	RedisURL string
+	// RedisKeyPrefix starts every Redis key ("patd:"; tests use their own).
+	RedisKeyPrefix string
 
 	JWTSecret   []byte
 	JWTIssuer   string // empty: not checked
@@ -45,7 +47,9 @@ type Config struct {
 	CreateWindow time.Duration
 	MaxActive    int
 	ValidateRate int
-	CacheTTL     time.Duration
+	// ValidateWindow is the window of ValidateRate: a minute, shorter only in tests.
+	ValidateWindow time.Duration
+	CacheTTL       time.Duration
 	// CacheSize bounds the validation cache, in entries (not configurable by
 	// environment: 100,000 answers take about 20 MiB).
 	CacheSize     int
@@ -89,13 +93,15 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	}
 
 	c := &Config{
-		DatabaseURL:  env("DATABASE_URL", defaultDatabaseURL),
-		RedisURL:     env("REDIS_URL", ""),
-		JWTIssuer:    env("JWT_ISSUER", "alternatefutures-auth"),
-		JWTAudience:  env("JWT_AUDIENCE", "alternatefutures-app"),
-		Env:          env("PATD_ENV", Production),
-		CreateWindow: 24 * time.Hour,
-		CacheSize:    100_000,
+		DatabaseURL:    env("DATABASE_URL", defaultDatabaseURL),
+		RedisURL:       env("REDIS_URL", ""),
+		JWTIssuer:      env("JWT_ISSUER", "alternatefutures-auth"),
+		JWTAudience:    env("JWT_AUDIENCE", "alternatefutures-app"),
+		Env:            env("PATD_ENV", Production),
+		CreateWindow:   24 * time.Hour,
+		CacheSize:      100_000,
+		RedisKeyPrefix: "patd:",
+		ValidateWindow: time.Minute,
 	}
 	c.Port = intVar("PORT", 8080, 0)
 	if c.Port > 65535 {

@@ -1,58 +1,155 @@
 package limit
 
 import (
+	"context"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// LocalRate limits how often each key may be used per window, in this process
-// alone. It decides without I/O, so it can sit on the validate path.
-type LocalRate struct {
+// Rate limits how often each key may be used per fixed window (windows start
+// at multiples of the window length, the same on every replica).
+//
+// Allow decides from memory alone, so it can sit on the validate path. With a
+// Redis client, Sync (run by RunSync every SyncInterval) adds this replica's
+// new uses to a per-window counter in Redis and learns the total of every
+// replica. Between two syncs a replica does not see the others' uses, so the
+// limit can be exceeded by at most what the other replicas allowed in one
+// SyncInterval. When Redis is unreachable each replica keeps counting its own
+// uses: the limit then holds per replica, and the backlog is added once Redis
+// is back.
+type Rate struct {
 	limit  int
 	window time.Duration
+	client redis.UniversalClient // nil: this process only
+	prefix string
 
-	mu      sync.Mutex
-	windows map[string]*rateWindow
-	sweep   time.Time
+	mu   sync.Mutex
+	keys map[string]*rateState
 }
 
-type rateWindow struct {
-	start time.Time
-	count int
+type rateState struct {
+	window   int64 // index of the window the counts belong to
+	global   int   // all replicas' uses, as of the last sync (ours included)
+	unsynced int   // our uses since the last sync
+	inflight int   // our uses being synced right now
 }
 
-// NewLocalRate allows limit uses per key per window; a limit of 0 allows all.
-func NewLocalRate(limit int, window time.Duration) *LocalRate {
-	return &LocalRate{limit: limit, window: window, windows: make(map[string]*rateWindow)}
+// SyncInterval is how often RunSync reconciles with Redis.
+const SyncInterval = 200 * time.Millisecond
+
+// NewRate allows limit uses per key per window; limit 0 allows all. client may
+// be nil, for a limit kept in this process only.
+func NewRate(limit int, window time.Duration, client redis.UniversalClient, prefix string) *Rate {
+	return &Rate{limit: limit, window: window, client: client, prefix: prefix, keys: make(map[string]*rateState)}
 }
 
-// Allow takes one use of key at now. When the key is over its limit it
-// returns false and how long until its window ends.
-func (r *LocalRate) Allow(key string, now time.Time) (retryAfter time.Duration, ok bool) {
+// Allow takes one use of key at now. When key is over its limit it returns
+// false and how long until its window ends.
+func (r *Rate) Allow(key string, now time.Time) (retryAfter time.Duration, ok bool) {
 	if r.limit <= 0 {
 		return 0, true
 	}
+	w := now.UnixNano() / int64(r.window)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now.Sub(r.sweep) > r.window {
-		// Forget keys idle for a whole window so the map stays small.
-		for k, w := range r.windows {
-			if now.Sub(w.start) >= r.window {
-				delete(r.windows, k)
+	st := r.keys[key]
+	if st == nil {
+		st = &rateState{window: w}
+		r.keys[key] = st
+	} else if st.window != w {
+		*st = rateState{window: w}
+	}
+	if st.global+st.unsynced+st.inflight >= r.limit {
+		return time.Duration((w+1)*int64(r.window) - now.UnixNano()), false
+	}
+	st.unsynced++
+	return 0, true
+}
+
+func (r *Rate) redisKey(key string, window int64) string {
+	return r.prefix + "vrate:{" + key + "}:" + strconv.FormatInt(window, 10)
+}
+
+// Sync sends this replica's new uses to Redis and learns every replica's
+// totals. It is a no-op without a Redis client.
+func (r *Rate) Sync(ctx context.Context, now time.Time) error {
+	if r.client == nil || r.limit <= 0 {
+		return nil
+	}
+	current := now.UnixNano() / int64(r.window)
+	type sent struct {
+		key    string
+		window int64
+		n      int
+		cmd    *redis.IntCmd
+	}
+	var batch []sent
+	r.mu.Lock()
+	for k, st := range r.keys {
+		if st.window < current {
+			delete(r.keys, k) // the window is over; nothing left to decide
+			continue
+		}
+		if st.unsynced > 0 {
+			batch = append(batch, sent{key: k, window: st.window, n: st.unsynced})
+			st.inflight, st.unsynced = st.unsynced, 0
+		}
+	}
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range batch {
+			k := r.redisKey(batch[i].key, batch[i].window)
+			batch[i].cmd = p.IncrBy(ctx, k, int64(batch[i].n))
+			p.PExpire(ctx, k, 2*r.window)
+		}
+		return nil
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range batch {
+		st := r.keys[b.key]
+		if st == nil || st.window != b.window {
+			continue
+		}
+		st.inflight = 0
+		if total, cerr := b.cmd.Result(); err == nil && cerr == nil {
+			st.global = int(total)
+		} else {
+			// Not counted in Redis: keep it to send again, and keep it
+			// counting here meanwhile.
+			st.unsynced += b.n
+		}
+	}
+	return err
+}
+
+// RunSync calls Sync every SyncInterval until ctx is done, reporting errors
+// through onError (at most once a minute while they last).
+func (r *Rate) RunSync(ctx context.Context, onError func(error)) {
+	if r.client == nil || r.limit <= 0 {
+		return
+	}
+	t := time.NewTicker(SyncInterval)
+	defer t.Stop()
+	var lastReport time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			sctx, cancel := context.WithTimeout(ctx, SyncInterval)
+			err := r.Sync(sctx, now)
+			cancel()
+			if err != nil && ctx.Err() == nil && now.Sub(lastReport) > time.Minute {
+				onError(err)
+				lastReport = now
 			}
 		}
-		r.sweep = now
 	}
-	w := r.windows[key]
-	if w == nil {
-		w = &rateWindow{start: now}
-		r.windows[key] = w
-	} else if now.Sub(w.start) >= r.window {
-		w.start, w.count = now, 0
-	}
-	if w.count >= r.limit {
-		return w.start.Add(r.window).Sub(now), false
-	}
-	w.count++
-	return 0, true
 }

@@ -120,7 +120,7 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 		cfg.LookupTimeout = 2 * time.Second
 	}
 	if d.ValidateRate == nil {
-		d.ValidateRate = limit.NewLocalRate(0, time.Minute)
+		d.ValidateRate = limit.NewRate(0, time.Minute, nil, "")
 	}
 	return &Service{
 		pool:         pool,
@@ -212,6 +212,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 		if errors.As(err, &ex) {
 			return Created{}, &RateLimitError{Limit: s.quotaLimit(ctx, p.UserID), ResetAt: ex.ResetAt}
 		}
+		// Without the shared count nobody can tell whether the user is over
+		// the quota: refuse (fail closed).
+		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
+			"request_id", requestinfo.FromContext(ctx).ID)
 		return Created{}, fmt.Errorf("creation quota: %w", err)
 	}
 	var created Created
@@ -381,15 +385,16 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 
 // Rotate replaces the caller's token id with a new one of the same name. The
 // new token expires at expiresAt, or when the old one did when expiresAt is
-// nil. The old token stays valid for grace (0: revoked at once, at most
-// MaxGracePeriod); while it does, it counts against the active cap.
-func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expiresAt *time.Time, grace time.Duration) (Created, error) {
+// nil. The old token stays valid for graceSeconds (0: revoked at once, at
+// most MaxGracePeriod); while it does, it counts against the active cap.
+func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expiresAt *time.Time, graceSeconds int) (Created, error) {
 	if err := requireSession(p); err != nil {
 		return Created{}, err
 	}
-	if grace < 0 || grace > MaxGracePeriod {
-		return Created{}, inputError(ReasonInvalidGrace, "gracePeriodSeconds must be between 0 and %d", int(MaxGracePeriod.Seconds()))
+	if graceSeconds < 0 || graceSeconds > int(MaxGracePeriod/time.Second) {
+		return Created{}, inputError(ReasonInvalidGrace, "gracePeriodSeconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
 	}
+	grace := time.Duration(graceSeconds) * time.Second
 	now := s.now()
 	if expiresAt != nil {
 		if err := checkExpiry(expiresAt, now); err != nil {
@@ -434,7 +439,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		// Cached answers for the old token are stale either way: it is gone
 		// or expires sooner.
 		return [][]byte{old.TokenHash}, s.audit(ctx, q, "rotate", p.UserID, p.UserID, &created.ID,
-			map[string]any{"rotatedFrom": id, "gracePeriodSeconds": int(grace.Seconds())})
+			map[string]any{"rotatedFrom": id, "gracePeriodSeconds": graceSeconds})
 	})
 	if err != nil {
 		return Created{}, err

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/config"
@@ -83,12 +84,13 @@ func Database(t testing.TB) string {
 	return strings.Replace(AdminURL(), "/postgres?", "/"+name+"?", 1)
 }
 
-// Config returns the configuration of a test replica with its own database.
-// Replicas started from one Config share that database.
+// Config returns the configuration of a test replica with its own database
+// and its own Redis key prefix. Replicas started from one Config share both.
 func Config(t testing.TB) *config.Config {
 	t.Helper()
 	env := map[string]string{
 		"DATABASE_URL":        Database(t),
+		"REDIS_URL":           RedisURL(),
 		"JWT_SECRET":          "test-jwt-secret",
 		"AUTH_SERVICE_SECRET": ServiceSecret,
 	}
@@ -96,7 +98,29 @@ func Config(t testing.TB) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.RedisKeyPrefix = RedisPrefix(t, cfg.RedisURL)
 	return cfg
+}
+
+// RedisPrefix returns a key prefix of t's own in the Redis at url, and
+// deletes its keys when t ends.
+func RedisPrefix(t testing.TB, url string) string {
+	t.Helper()
+	prefix := Unique("patdtest:") + ":"
+	t.Cleanup(func() {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return prefix
 }
 
 // Replica is a running patd.

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alternatefutures/patd/graph"
 	"github.com/alternatefutures/patd/internal/auth"
@@ -34,6 +35,8 @@ type Server struct {
 	Tokens  *pat.Service
 	handler http.Handler
 	pool    *pgxpool.Pool
+	redis   redis.UniversalClient // nil without REDIS_URL
+	rate    *limit.Rate
 	log     *slog.Logger
 }
 
@@ -59,14 +62,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	m := metrics.New(reg)
 	metrics.RegisterPool(reg, pool)
 
-	var quota limit.Quota
+	var (
+		quota limit.Quota
+		rdb   redis.UniversalClient
+	)
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: limits are kept in this process, correct for one replica only")
 		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
 	} else {
-		// The Redis quota arrives with the limits work; until then every
-		// replica counts for itself.
-		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
+		if rdb, err = limit.NewRedisClient(cfg.RedisURL); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		quota = limit.NewRedisQuota(rdb, cfg.RedisKeyPrefix, cfg.CreateLimit, cfg.CreateWindow)
+	}
+	rate := limit.NewRate(cfg.ValidateRate, cfg.ValidateWindow, rdb, cfg.RedisKeyPrefix)
+
+	checks := []httpapi.Check{{Name: "postgres", Ping: pool.Ping}}
+	if rdb != nil {
+		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return limit.Ping(ctx, rdb) }})
 	}
 
 	svc := pat.New(pool, pat.Config{
@@ -76,7 +90,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		CacheSize:   cfg.CacheSize,
 	}, pat.Deps{
 		Quota:        quota,
-		ValidateRate: limit.NewLocalRate(cfg.ValidateRate, time.Minute),
+		ValidateRate: rate,
 		Metrics:      m,
 		Log:          log,
 	})
@@ -92,21 +106,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			Metrics:       m,
 			Log:           log,
 		}),
-		Checks: []httpapi.Check{
-			{Name: "postgres", Ping: pool.Ping},
-			{Name: "revocations", Ping: func(context.Context) error {
-				if !svc.Listening() {
-					return errors.New("not listening")
-				}
-				return nil
-			}},
-		},
+		Checks: append(checks, httpapi.Check{Name: "revocations", Ping: func(context.Context) error {
+			if !svc.Listening() {
+				return errors.New("not listening")
+			}
+			return nil
+		}}),
 		TrustedProxies: cfg.TrustedProxies,
 		Metrics:        m,
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Log:            log,
 	})
-	return &Server{Tokens: svc, handler: h, pool: pool, log: log}, nil
+	return &Server{Tokens: svc, handler: h, pool: pool, redis: rdb, rate: rate, log: log}, nil
 }
 
 // Handler serves every route of the replica.
@@ -126,6 +137,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Tokens.RunCleanup(ctx, time.Hour)
 	go s.Tokens.RunLastUsedFlusher(ctx)
 	go s.Tokens.ListenRevocations(ctx)
+	go s.rate.RunSync(ctx, func(err error) {
+		s.log.Warn("validation rate: Redis unreachable; limiting per replica until it is back", "error", err)
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -150,4 +164,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the stores.
 func (s *Server) Close() {
 	s.pool.Close()
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
 }

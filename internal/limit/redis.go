@@ -1,0 +1,129 @@
+package limit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NewRedisClient connects to the Redis in rawURL: redis:// or rediss:// for a
+// single server (or a primary behind a proxy); for Redis Cluster, the same URL
+// with the other seed nodes as addr parameters, e.g.
+// redis://node1:6379?addr=node2:6379&addr=node3:6379. Timeouts are short:
+// creation fails closed when Redis is slow, and validation never waits on it.
+func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if u.Query().Has("addr") {
+		opts, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		opts.MaxRetries = 1
+		return redis.NewClusterClient(opts), nil
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	opts.MaxRetries = 1
+	return redis.NewClient(opts), nil
+}
+
+// RedisQuota is a Quota shared by every replica: each key is a sorted set of
+// its uses scored by time, changed only by atomic scripts that read the clock
+// of Redis itself, so replicas' clocks do not matter. Keys carry a {hash tag}
+// so that each script touches one slot and runs unchanged on Redis Cluster.
+type RedisQuota struct {
+	client redis.UniversalClient
+	prefix string
+	limit  int
+	window time.Duration
+}
+
+// NewRedisQuota returns a quota of limit uses per window, with keys under prefix.
+func NewRedisQuota(client redis.UniversalClient, prefix string, limit int, window time.Duration) *RedisQuota {
+	return &RedisQuota{client: client, prefix: prefix, limit: limit, window: window}
+}
+
+func (q *RedisQuota) key(k string) string { return q.prefix + "quota:{" + k + "}" }
+
+// takeScript drops uses that left the window, then takes a slot if one is
+// free. It returns {1, 0} when taken, or {0, resetAt in ms} when not.
+var takeScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, tonumber(oldest[2]) + window}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return {1, 0}
+`)
+
+// usageScript returns {uses in the window, resetAt in ms} (resetAt is now
+// when there are none).
+var usageScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if n == 0 then
+  return {0, now}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {n, tonumber(oldest[2]) + window}
+`)
+
+// Take implements Quota.
+func (q *RedisQuota) Take(ctx context.Context, key string) (Reservation, error) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	r := Reservation{key: key, member: hex.EncodeToString(b[:])}
+	res, err := takeScript.Run(ctx, q.client, []string{q.key(key)}, q.window.Milliseconds(), q.limit, r.member).Int64Slice()
+	if err != nil {
+		return Reservation{}, fmt.Errorf("redis quota: %w", err)
+	}
+	if res[0] == 0 {
+		return Reservation{}, &ExceededError{ResetAt: time.UnixMilli(res[1])}
+	}
+	return r, nil
+}
+
+// Release implements Quota.
+func (q *RedisQuota) Release(ctx context.Context, r Reservation) error {
+	if err := q.client.ZRem(ctx, q.key(r.key), r.member).Err(); err != nil {
+		return fmt.Errorf("redis quota: %w", err)
+	}
+	return nil
+}
+
+// Usage implements Quota.
+func (q *RedisQuota) Usage(ctx context.Context, key string) (Usage, error) {
+	res, err := usageScript.Run(ctx, q.client, []string{q.key(key)}, q.window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return Usage{}, fmt.Errorf("redis quota: %w", err)
+	}
+	return Usage{Limit: q.limit, Remaining: max(q.limit-int(res[0]), 0), ResetAt: time.UnixMilli(res[1])}, nil
+}
+
+// Ping checks that Redis answers (for /readyz).
+func Ping(ctx context.Context, c redis.UniversalClient) error {
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachShard(ctx, func(ctx context.Context, s *redis.Client) error { return s.Ping(ctx).Err() })
+	}
+	return c.Ping(ctx).Err()
+}
