@@ -53,7 +53,10 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	} else {
 		srv.Use(federationOnlyIntrospection{})
 	}
-	srv.Use(depthLimit(opts.MaxDepth))
+	// Bounds the work of parsing and validating one query (alias floods):
+	// a full page of every field costs under 100 tokens.
+	srv.SetParserTokenLimit(maxQueryTokens)
+	srv.Use(shapeLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(opts.Log))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -81,6 +84,9 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		srv.ServeHTTP(w, r)
 	})
 }
+
+// maxQueryTokens is the most lexical tokens a query may have.
+const maxQueryTokens = 5000
 
 // errPanic answers for a resolver that panicked; the panic itself is logged.
 var errPanic = errors.New("resolver panicked")
@@ -117,51 +123,78 @@ func (federationOnlyIntrospection) MutateOperationContext(_ context.Context, oc 
 	return nil
 }
 
-// depthLimit rejects, before it runs, an operation nested deeper than max
-// fields. Introspection fields (__schema, __type) are not counted, as clients
-// send deep introspection queries by design.
-type depthLimit int
+// shapeLimit rejects, before it runs and before its cost is computed, an
+// operation nested deeper than its depth limit, or one whose fields, with every
+// fragment spread expanded, number more than maxExpandedFields: gqlgen's
+// complexity calculation expands fragments, so a small query whose fragments
+// spread each other twice over would otherwise take exponential time.
+// Introspection fields (__schema, __type) are not counted, as clients send deep
+// introspection queries by design.
+type shapeLimit int
+
+// maxExpandedFields bounds the fields of one operation with fragments expanded.
+const maxExpandedFields = 2000
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = depthLimit(0)
+} = shapeLimit(0)
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (shapeLimit) ExtensionName() string                   { return "ShapeLimit" }
+func (shapeLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (d shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0); depth > int(d) {
-		err := gqlerror.Errorf("query depth %d exceeds the limit of %d", depth, int(d))
-		err.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
-		return err
+	s := measure(oc.Operation.SelectionSet, map[string]shape{})
+	var err *gqlerror.Error
+	switch {
+	case s.depth > int(d):
+		err = gqlerror.Errorf("query depth %d exceeds the limit of %d", s.depth, int(d))
+	case s.fields > maxExpandedFields:
+		err = gqlerror.Errorf("query selects more than %d fields once fragments are expanded", maxExpandedFields)
+	default:
+		return nil
 	}
-	return nil
+	err.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
+	return err
 }
 
-// selectionDepth is the depth of the deepest field in set. Fragments are
-// followed; validation has already refused fragment cycles.
-func selectionDepth(set ast.SelectionSet, seen int) int {
-	deepest := seen
+type shape struct {
+	depth  int
+	fields int // saturates at maxExpandedFields+1
+}
+
+// measure returns the depth and the expanded field count of set. Each
+// fragment is measured once (memo), so the walk is linear in the query's
+// size; validation has already refused fragment cycles.
+func measure(set ast.SelectionSet, memo map[string]shape) shape {
+	var out shape
 	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
+		var s shape
+		switch sel := sel.(type) {
 		case *ast.Field:
-			if len(s.Name) > 1 && s.Name[:2] == "__" && s.Name != "__typename" {
+			if len(sel.Name) > 1 && sel.Name[:2] == "__" && sel.Name != "__typename" {
 				continue
 			}
-			d = selectionDepth(s.SelectionSet, seen+1)
+			s = measure(sel.SelectionSet, memo)
+			s.depth++
+			s.fields++
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, seen)
+			s = measure(sel.SelectionSet, memo)
 		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, seen)
+			if sel.Definition == nil {
+				continue
+			}
+			var ok bool
+			if s, ok = memo[sel.Name]; !ok {
+				s = measure(sel.Definition.SelectionSet, memo)
+				memo[sel.Name] = s
 			}
 		}
-		deepest = max(deepest, d)
+		out.depth = max(out.depth, s.depth)
+		out.fields = min(out.fields+s.fields, maxExpandedFields+1)
 	}
-	return deepest
+	return out
 }

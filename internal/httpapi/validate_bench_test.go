@@ -93,3 +93,30 @@ func BenchmarkValidateMalformed(b *testing.B) {
 		b.Fatalf("malformed tokens sent %d SQL statements", n)
 	}
 }
+
+// BenchmarkValidateHTTP is load on the real route: parallel clients over
+// loopback HTTP with keep-alive, cache hits.
+func BenchmarkValidateHTTP(b *testing.B) {
+	r, secret := benchReplica(b)
+	body := []byte(`{"token":"` + secret + `"}`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, r.URL+"/validate", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+pattest.ServiceSecret)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}

@@ -3,6 +3,8 @@
 package logging
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
@@ -26,11 +28,27 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 			case slog.KindString:
 				a.Value = slog.StringValue(Redact(a.Value.String()))
 			case slog.KindAny:
-				if err, ok := a.Value.Any().(error); ok {
-					a.Value = slog.StringValue(Redact(err.Error()))
-				}
+				a.Value = redactAny(a.Value.Any())
 			}
 			return a
 		},
 	}))
+}
+
+// redactAny redacts a value of any other kind as the JSON handler would
+// render it: errors and Stringers by their text, anything else by its JSON.
+func redactAny(v any) slog.Value {
+	switch v := v.(type) {
+	case error:
+		return slog.StringValue(Redact(v.Error()))
+	case fmt.Stringer:
+		return slog.StringValue(Redact(v.String()))
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return slog.StringValue(Redact(fmt.Sprintf("%+v", v)))
+	}
+	// The pattern matches only letters, digits, '_', '-' and '.', so the
+	// replacement stays inside the JSON strings it was in.
+	return slog.AnyValue(json.RawMessage(secretPattern.ReplaceAll(b, []byte("[REDACTED]"))))
 }
