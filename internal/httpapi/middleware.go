@@ -29,7 +29,9 @@ func withRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler
 		}
 		w.Header().Set("X-Request-Id", info.ID)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(requestinfo.NewContext(r.Context(), info)))
+		// The mux records the matched pattern on the request it is given.
+		r = r.WithContext(requestinfo.NewContext(r.Context(), info))
+		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError

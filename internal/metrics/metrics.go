@@ -23,6 +23,7 @@ type Metrics struct {
 	byCode   map[string]prometheus.Counter
 	cacheHit prometheus.Counter
 	cacheMis prometheus.Counter
+	decision map[[2]string]prometheus.Counter
 }
 
 // Validation outcomes known in advance; others are bound on first use.
@@ -55,6 +56,12 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	for _, c := range validationCodes {
 		m.byCode[c] = m.validations.WithLabelValues(c)
+	}
+	m.decision = map[[2]string]prometheus.Counter{}
+	for _, l := range []string{"create", "validate"} {
+		for _, d := range []string{"allow", "deny", "error"} {
+			m.decision[[2]string{l, d}] = m.limiter.WithLabelValues(l, d)
+		}
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMis = m.cache.WithLabelValues("miss")
@@ -95,9 +102,14 @@ func (m *Metrics) CacheLookup(hit bool) {
 
 // LimiterDecision counts one decision of a limiter.
 func (m *Metrics) LimiterDecision(limit, decision string) {
-	if m != nil {
-		m.limiter.WithLabelValues(limit, decision).Inc()
+	if m == nil {
+		return
 	}
+	if c, ok := m.decision[[2]string{limit, decision}]; ok {
+		c.Inc()
+		return
+	}
+	m.limiter.WithLabelValues(limit, decision).Inc()
 }
 
 // GraphQLOperation counts one GraphQL operation.

@@ -210,14 +210,17 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	if err != nil {
 		var ex *limit.ExceededError
 		if errors.As(err, &ex) {
+			s.metrics.LimiterDecision("create", "deny")
 			return Created{}, &RateLimitError{Limit: s.quotaLimit(ctx, p.UserID), ResetAt: ex.ResetAt}
 		}
+		s.metrics.LimiterDecision("create", "error")
 		// Without the shared count nobody can tell whether the user is over
 		// the quota: refuse (fail closed).
 		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
 			"request_id", requestinfo.FromContext(ctx).ID)
 		return Created{}, fmt.Errorf("creation quota: %w", err)
 	}
+	s.metrics.LimiterDecision("create", "allow")
 	var created Created
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {

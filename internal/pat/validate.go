@@ -68,9 +68,11 @@ func (s *Service) Validate(ctx context.Context, tok string) (Validation, error) 
 	}
 	if v.Code == Valid {
 		if wait, ok := s.validateRate.Allow(v.TokenID, now); !ok {
+			s.metrics.LimiterDecision("validate", "deny")
 			s.metrics.Validated(string(RateLimited))
 			return Validation{Code: RateLimited, RetryAfter: wait}, nil
 		}
+		s.metrics.LimiterDecision("validate", "allow")
 		s.usage.record(v.TokenID, now)
 	}
 	s.metrics.Validated(string(v.Code))
