@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -43,6 +44,15 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	}
 	cfg.Complexity.Query.PersonalAccessTokens = listCost
 	cfg.Complexity.User.PersonalAccessTokens = listCost
+	// Fields that each cost a database round trip are priced so that aliasing
+	// one many times over cannot fan a request out into hundreds of queries.
+	cfg.Complexity.Query.PersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
+	cfg.Complexity.Query.APIKeyRateLimit = func(child int) int { return roundTripCost + child }
+	cfg.Complexity.Mutation.CreatePersonalAccessToken = func(child int, _ string, _ *time.Time) int { return roundTripCost + child }
+	cfg.Complexity.Mutation.DeletePersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
+	cfg.Complexity.Mutation.RotatePersonalAccessToken = func(child int, _ string, _ *time.Time, _ *int) int {
+		return roundTripCost + child
+	}
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
@@ -84,6 +94,10 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		srv.ServeHTTP(w, r)
 	})
 }
+
+// roundTripCost is the complexity of a field that queries the database: with
+// the default limit, at most 200 of them in one request.
+const roundTripCost = 50
 
 // maxQueryTokens is the most lexical tokens a query may have.
 const maxQueryTokens = 5000
