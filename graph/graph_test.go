@@ -476,11 +476,7 @@ const revocationDelay = 1500 * time.Millisecond
 // eventuallyRefused fails unless bearer stops authenticating within revocationDelay.
 func eventuallyRefused(t testing.TB, r *pattest.Replica, bearer string) {
 	t.Helper()
-	deadline := time.Now().Add(revocationDelay)
-	for authenticates(t, r, bearer) {
-		if time.Now().After(deadline) {
-			t.Fatalf("token still authenticates %s after it was revoked", revocationDelay)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	pattest.Eventually(t, revocationDelay, func() (bool, string) {
+		return !authenticates(t, r, bearer), "the token still authenticates after it was revoked"
+	})
 }

@@ -146,17 +146,10 @@ func TestRedisOutage(t *testing.T) {
 	}
 
 	srv.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	pattest.Eventually(t, 10*time.Second, func() (bool, string) {
 		resp := r.Do(http.MethodPost, "/api/tokens", map[string]any{"name": "after outage"}, bearer)
-		if resp.Status == http.StatusCreated {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis is back but creates still fail: %s", resp)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return resp.Status == http.StatusCreated, "Redis is back but creates still fail: " + resp.String()
+	})
 }
 
 func TestValidateRateAcrossReplicas(t *testing.T) {

@@ -353,3 +353,20 @@ func (r *Replica) waitReady() {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Eventually polls cond until it reports done, failing the test with cond's
+// last description if that takes longer than within.
+func Eventually(t testing.TB, within time.Duration, cond func() (done bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		done, state := cond()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done after %s: %s", within, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
