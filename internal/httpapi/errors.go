@@ -9,6 +9,7 @@ import (
 
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/date"
+	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
@@ -44,6 +45,7 @@ func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	case errors.As(err, &rate):
 		retry := rate.RetryAfter(time.Now())
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		setRateLimitHeaders(w, limit.Usage{Limit: rate.Limit, Window: rate.Window, ResetAt: rate.ResetAt})
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{
 			"error": rate.Error(), "code": "RATE_LIMIT_EXCEEDED",
 			"resetAt": date.Format(rate.ResetAt), "retryAfterSeconds": retry,

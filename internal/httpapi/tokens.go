@@ -11,6 +11,7 @@ import (
 
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/date"
+	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
@@ -75,6 +76,7 @@ func (h *tokenHandlers) create(w http.ResponseWriter, r *http.Request) {
 		writeServiceError(w, r, h.log, err)
 		return
 	}
+	setRateLimitHeaders(w, c.Quota)
 	writeJSON(w, http.StatusCreated, map[string]any{"success": true, "token": createdToken{
 		ID:          c.ID,
 		Name:        c.Name,
@@ -142,7 +144,7 @@ func (h *tokenHandlers) limits(w http.ResponseWriter, r *http.Request) {
 		writeServiceError(w, r, h.log, err)
 		return
 	}
-	setRateLimitHeaders(w, l.Quota.Limit, l.Quota.Remaining, l.Quota.ResetAt)
+	setRateLimitHeaders(w, l.Quota)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"rateLimit":  map[string]any{"remaining": l.Quota.Remaining, "limit": l.Quota.Limit, "resetAt": date.Format(l.Quota.ResetAt)},
 		"tokenLimit": map[string]any{"active": l.ActiveTokens, "max": l.MaxActiveTokens},
@@ -151,10 +153,10 @@ func (h *tokenHandlers) limits(w http.ResponseWriter, r *http.Request) {
 
 // setRateLimitHeaders writes the IETF RateLimit and RateLimit-Policy fields
 // (draft-ietf-httpapi-ratelimit-headers) for the creation quota.
-func setRateLimitHeaders(w http.ResponseWriter, limit, remaining int, resetAt time.Time) {
-	reset := max(int(time.Until(resetAt).Seconds()+0.999), 0)
-	w.Header().Set("RateLimit-Policy", `"create";q=`+strconv.Itoa(limit)+`;w=86400`)
-	w.Header().Set("RateLimit", `"create";r=`+strconv.Itoa(remaining)+`;t=`+strconv.Itoa(reset))
+func setRateLimitHeaders(w http.ResponseWriter, u limit.Usage) {
+	reset := max(int(time.Until(u.ResetAt).Seconds()+0.999), 0)
+	w.Header().Set("RateLimit-Policy", `"create";q=`+strconv.Itoa(u.Limit)+`;w=`+strconv.Itoa(int(u.Window.Seconds())))
+	w.Header().Set("RateLimit", `"create";r=`+strconv.Itoa(u.Remaining)+`;t=`+strconv.Itoa(reset))
 }
 
 // parseJSONDate reads a JSON timestamp: an RFC 3339 string or an integer of

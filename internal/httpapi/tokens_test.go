@@ -50,6 +50,10 @@ func TestRESTManagement(t *testing.T) {
 			!timestamp.MatchString(c.Token.CreatedAt) {
 			t.Fatalf("%s create: %s", base, resp)
 		}
+		if base == "/api/tokens" && (resp.Header.Get("RateLimit") != `"create";r=49;t=86400` ||
+			resp.Header.Get("RateLimit-Policy") != `"create";q=50;w=86400`) {
+			t.Errorf("create: RateLimit %q, RateLimit-Policy %q", resp.Header.Get("RateLimit"), resp.Header.Get("RateLimit-Policy"))
+		}
 		// RFC 3339 expiry too.
 		resp = r.Do(http.MethodPost, base, map[string]any{"name": "rfc", "expiresAt": time.Now().Add(time.Hour).Format(time.RFC3339)}, bearer)
 		if resp.Status != http.StatusCreated {
@@ -179,6 +183,9 @@ func TestRESTErrors(t *testing.T) {
 	if resp.Status != http.StatusTooManyRequests || !strings.Contains(string(resp.Body), `"code":"RATE_LIMIT_EXCEEDED"`) ||
 		!strings.Contains(string(resp.Body), `"resetAt":"`) || retry < 1 || retry > 86400 {
 		t.Errorf("over the quota: want 429 with Retry-After, got %s %v", resp, resp.Header)
+	}
+	if got := resp.Header.Get("RateLimit"); !strings.HasPrefix(got, `"create";r=0;t=`) {
+		t.Errorf("429 RateLimit field: %q", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 // Usage is where a key stands in its quota window.
 type Usage struct {
 	Limit     int
+	Window    time.Duration
 	Remaining int
 	// ResetAt is when the oldest use in the window leaves it; now when none.
 	ResetAt time.Time
@@ -31,6 +32,8 @@ func (e *ExceededError) Error() string {
 type Reservation struct {
 	key    string
 	member string
+	// After is where the key stands once the slot is taken.
+	After Usage
 }
 
 // Quota is a rolling-window quota: at most Limit uses per key per Window.

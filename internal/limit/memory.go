@@ -55,7 +55,9 @@ func (q *MemoryQuota) Take(_ context.Context, key string) (Reservation, error) {
 	}
 	q.seq++
 	r := Reservation{key: key, member: strconv.FormatUint(q.seq, 10)}
-	q.uses[key] = append(us, use{at: now, member: r.member})
+	us = append(us, use{at: now, member: r.member})
+	q.uses[key] = us
+	r.After = Usage{Limit: q.limit, Window: q.window, Remaining: q.limit - len(us), ResetAt: us[0].at.Add(q.window)}
 	return r, nil
 }
 
@@ -79,7 +81,7 @@ func (q *MemoryQuota) Usage(_ context.Context, key string) (Usage, error) {
 	defer q.mu.Unlock()
 	now := q.now()
 	us := q.prune(key, now)
-	u := Usage{Limit: q.limit, Remaining: max(q.limit-len(us), 0), ResetAt: now}
+	u := Usage{Limit: q.limit, Window: q.window, Remaining: max(q.limit-len(us), 0), ResetAt: now}
 	if len(us) > 0 {
 		u.ResetAt = us[0].at.Add(q.window)
 	}

@@ -58,19 +58,21 @@ func NewRedisQuota(client redis.UniversalClient, prefix string, limit int, windo
 func (q *RedisQuota) key(k string) string { return q.prefix + "quota:{" + k + "}" }
 
 // takeScript drops uses that left the window, then takes a slot if one is
-// free. It returns {1, 0} when taken, or {0, resetAt in ms} when not.
+// free. It returns {1, uses now, resetAt in ms} when taken, or
+// {0, uses, resetAt in ms} when not.
 var takeScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local window = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(oldest[2]) + window}
+local taken = 0
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  taken = 1
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], window)
-return {1, 0}
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {taken, redis.call('ZCARD', KEYS[1]), tonumber(oldest[2]) + window}
 `)
 
 // usageScript returns {uses in the window, resetAt in ms} (resetAt is now
@@ -98,8 +100,9 @@ func (q *RedisQuota) Take(ctx context.Context, key string) (Reservation, error) 
 		return Reservation{}, fmt.Errorf("redis quota: %w", err)
 	}
 	if res[0] == 0 {
-		return Reservation{}, &ExceededError{ResetAt: time.UnixMilli(res[1])}
+		return Reservation{}, &ExceededError{ResetAt: time.UnixMilli(res[2])}
 	}
+	r.After = Usage{Limit: q.limit, Window: q.window, Remaining: max(q.limit-int(res[1]), 0), ResetAt: time.UnixMilli(res[2])}
 	return r, nil
 }
 
@@ -117,7 +120,7 @@ func (q *RedisQuota) Usage(ctx context.Context, key string) (Usage, error) {
 	if err != nil {
 		return Usage{}, fmt.Errorf("redis quota: %w", err)
 	}
-	return Usage{Limit: q.limit, Remaining: max(q.limit-int(res[0]), 0), ResetAt: time.UnixMilli(res[1])}, nil
+	return Usage{Limit: q.limit, Window: q.window, Remaining: max(q.limit-int(res[0]), 0), ResetAt: time.UnixMilli(res[1])}, nil
 }
 
 // Ping checks that Redis answers (for /readyz).

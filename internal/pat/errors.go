@@ -39,6 +39,7 @@ func inputError(reason, format string, args ...any) error {
 // RateLimitError means the creation quota is used up until ResetAt.
 type RateLimitError struct {
 	Limit   int
+	Window  time.Duration
 	ResetAt time.Time
 }
 

@@ -51,6 +51,9 @@ type Token struct {
 type Created struct {
 	Token
 	Secret string
+	// Quota is where the user stands against the creation quota afterwards
+	// (zero for rotations, which do not use it).
+	Quota limit.Usage
 }
 
 // Page is one page of a user's tokens, newest first.
@@ -211,7 +214,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 		var ex *limit.ExceededError
 		if errors.As(err, &ex) {
 			s.metrics.LimiterDecision("create", "deny")
-			return Created{}, &RateLimitError{Limit: s.quotaLimit(ctx, p.UserID), ResetAt: ex.ResetAt}
+			u, _ := s.quota.Usage(ctx, p.UserID) // for the limit's figures only
+			return Created{}, &RateLimitError{Limit: u.Limit, Window: u.Window, ResetAt: ex.ResetAt}
 		}
 		s.metrics.LimiterDecision("create", "error")
 		// Without the shared count nobody can tell whether the user is over
@@ -239,15 +243,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 		}
 		return Created{}, err
 	}
+	created.Quota = res.After
 	return created, nil
-}
-
-func (s *Service) quotaLimit(ctx context.Context, userID string) int {
-	u, err := s.quota.Usage(ctx, userID)
-	if err != nil {
-		return 0
-	}
-	return u.Limit
 }
 
 // checkActive fails with MaxTokensError when adding more tokens would take the
