@@ -495,3 +495,28 @@ func lastUsed(t *testing.T, r *pattest.Replica, user string) map[string]*time.Ti
 	}
 	return m
 }
+
+// A revocation that lands while a replica is looking the token up must not
+// leave the answer read before it in the cache.
+func TestRevocationDuringLookupIsNotCached(t *testing.T) {
+	t.Parallel()
+	cfg := pattest.Config(t)
+	cfg.CacheTTL = time.Hour
+	a, b := pattest.Start(t, cfg), pattest.Start(t, cfg)
+	id, secret := createToken(t, a, "user-1", "ci", nil)
+	b.DelayAfter("token_hash =", 500*time.Millisecond)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Reads the row, then pauses before caching while A deletes it.
+		_, _ = b.Server.Tokens.Validate(context.Background(), secret)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	deleteToken(t, a, "user-1", id)
+	<-done
+	b.DelayAfter("token_hash =", 0)
+	pattest.Eventually(t, time.Second, func() (bool, string) {
+		return refused(t, b, secret), "B cached the answer it read before the revocation"
+	})
+}

@@ -21,6 +21,10 @@ import (
 // live at most PAT_CACHE_TTL, the backstop.
 const revocationChannel = "patd_revoked"
 
+// listenHeartbeat is how long the listening connection may stay quiet before
+// it is checked.
+const listenHeartbeat = 5 * time.Second
+
 // maxNotifyHashes keeps each payload well under PostgreSQL's 8000-byte limit.
 const maxNotifyHashes = 100
 
@@ -43,6 +47,7 @@ func notifyRevoked(ctx context.Context, q *db.Queries, hashes [][]byte) error {
 // forget drops cached answers for hashes on this replica at once, without
 // waiting for its own notification to come back.
 func (s *Service) forget(hashes [][]byte) {
+	s.revocations.Add(1)
 	for _, h := range hashes {
 		if len(h) == 32 {
 			s.cache.Delete([32]byte(h))
@@ -56,10 +61,13 @@ func (s *Service) Listening() bool { return s.listening.Load() }
 // ListenRevocations keeps a connection listening for revocations until ctx is
 // done, reconnecting with backoff when it breaks.
 func (s *Service) ListenRevocations(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	const minBackoff = 100 * time.Millisecond
+	backoff := minBackoff
 	for ctx.Err() == nil {
 		err := s.listenOnce(ctx)
-		s.listening.Store(false)
+		if s.listening.Swap(false) {
+			backoff = minBackoff // it had been listening: a fresh failure
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -74,6 +82,8 @@ func (s *Service) ListenRevocations(ctx context.Context) {
 }
 
 func (s *Service) listenOnce(ctx context.Context) error {
+	// pgx's default context handling interrupts the wait with a deadline, so
+	// the heartbeat's timeouts leave the connection usable.
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -83,14 +93,26 @@ func (s *Service) listenOnce(ctx context.Context) error {
 		return err
 	}
 	// Whatever was revoked while nobody listened is unknown: start afresh.
+	s.revocations.Add(1)
 	s.cache.Clear()
 	s.listening.Store(true)
 	s.log.InfoContext(ctx, "listening for revocations")
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// A connection that died silently never delivers another notice:
+		// check it whenever it has been quiet for a while.
+		wctx, cancel := context.WithTimeout(ctx, listenHeartbeat)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil {
+				if err := conn.Ping(ctx); err != nil {
+					return err
+				}
+				continue
+			}
 			return err
 		}
+		s.revocations.Add(1)
 		for _, part := range strings.Split(n.Payload, ",") {
 			var h [32]byte
 			if len(part) == 64 {

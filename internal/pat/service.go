@@ -115,6 +115,9 @@ type Service struct {
 	group     singleflight.Group
 	usage     *usageRecorder
 	listening atomic.Bool
+	// revocations counts cache invalidations; a lookup that saw it move
+	// may have read a row revoked meanwhile, and does not cache its answer.
+	revocations atomic.Uint64
 }
 
 // New returns a Service storing tokens in pool.

@@ -85,10 +85,11 @@ func (s *Service) load(ctx context.Context, h [32]byte) (Validation, error) {
 		// The lookup outlives any one caller's cancellation: others wait on it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LookupTimeout)
 		defer cancel()
+		gen := s.revocations.Load()
 		row, err := s.q.GetTokenByHash(ctx, h[:])
 		if errors.Is(err, pgx.ErrNoRows) {
 			v := Validation{Code: NotFound}
-			s.cache.Set(h, v, min(negativeTTL, s.cfg.CacheTTL))
+			s.cacheAnswer(h, v, min(negativeTTL, s.cfg.CacheTTL), gen)
 			return v, nil
 		}
 		if err != nil {
@@ -102,13 +103,30 @@ func (s *Service) load(ctx context.Context, h [32]byte) (Validation, error) {
 			ExpiresAt: utcPtr(row.ExpiresAt),
 			CreatedAt: row.CreatedAt.UTC(),
 		}
-		s.cache.Set(h, v, s.cfg.CacheTTL)
+		s.cacheAnswer(h, v, s.cfg.CacheTTL, gen)
 		return v, nil
 	})
 	if err != nil {
 		return Validation{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return res.(Validation), nil
+}
+
+// unheardTTL caps how long an answer is cached while this replica does not
+// hear revocations, so that one still ends within a second.
+const unheardTTL = time.Second
+
+// cacheAnswer caches v unless a revocation arrived since the lookup began
+// (generation gen): the row read may be one that was just revoked, and the
+// notice that would have dropped it has come and gone.
+func (s *Service) cacheAnswer(h [32]byte, v Validation, ttl time.Duration, gen uint64) {
+	if !s.listening.Load() {
+		ttl = min(ttl, unheardTTL)
+	}
+	if s.revocations.Load() != gen {
+		return
+	}
+	s.cache.Set(h, v, ttl)
 }
 
 // CheckToken implements auth.TokenChecker, so that a PAT can authenticate

@@ -153,18 +153,43 @@ func (r *Replica) Queries(substr string) int {
 }
 
 type queryCounter struct {
-	mu  sync.Mutex
-	sql []string
+	mu    sync.Mutex
+	sql   []string
+	delay map[string]time.Duration // statement substring → pause after it
 }
+
+// DelayAfter makes every statement containing substr pause for d once its
+// rows have been read, before the caller sees them: a way to widen races.
+func (r *Replica) DelayAfter(substr string, d time.Duration) {
+	r.queries.mu.Lock()
+	defer r.queries.mu.Unlock()
+	if r.queries.delay == nil {
+		r.queries.delay = map[string]time.Duration{}
+	}
+	r.queries.delay[substr] = d
+}
+
+type sqlKey struct{}
 
 func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.mu.Lock()
 	c.sql = append(c.sql, d.SQL)
 	c.mu.Unlock()
-	return ctx
+	return context.WithValue(ctx, sqlKey{}, d.SQL)
 }
 
-func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *queryCounter) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	sql, _ := ctx.Value(sqlKey{}).(string)
+	c.mu.Lock()
+	var pause time.Duration
+	for substr, d := range c.delay {
+		if strings.Contains(sql, substr) {
+			pause = d
+		}
+	}
+	c.mu.Unlock()
+	time.Sleep(pause)
+}
 
 // Start runs a replica with cfg on a free loopback port until t ends.
 func Start(t testing.TB, cfg *config.Config) *Replica {
