@@ -40,7 +40,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
 	// they are costed as the nearest valid one.
 	listCost := func(child int, first *int, _ *string) int {
-		return child * min(max(pageSize(first), 1), pat.MaxPageSize)
+		return roundTripCost + child*min(max(pageSize(first), 1), pat.MaxPageSize)
 	}
 	cfg.Complexity.Query.PersonalAccessTokens = listCost
 	cfg.Complexity.User.PersonalAccessTokens = listCost
@@ -52,6 +52,11 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	cfg.Complexity.Mutation.DeletePersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
 	cfg.Complexity.Mutation.RotatePersonalAccessToken = func(child int, _ string, _ *time.Time, _ *int) int {
 		return roundTripCost + child
+	}
+	// Each representation resolves its own selection (a User's token list is
+	// a query per representation): cost them all.
+	cfg.Complexity.Query.__resolve_entities = func(child int, reps []map[string]any) int {
+		return 1 + child*max(len(reps), 1)
 	}
 
 	srv := handler.New(NewExecutableSchema(cfg))
@@ -72,7 +77,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil && graphql.HasOperationContext(ctx) {
-			opts.Metrics.GraphQLOperation(graphql.GetOperationContext(ctx).OperationName, len(resp.Errors) == 0)
+			opts.Metrics.GraphQLOperation(operationLabel(graphql.GetOperationContext(ctx)), len(resp.Errors) == 0)
 		}
 		return resp
 	})
@@ -93,6 +98,21 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		}
 		srv.ServeHTTP(w, r)
 	})
+}
+
+// operationLabel names an operation for metrics by its first root field, a
+// name from the schema: the operation name is the client's to choose, so it
+// would let anyone create series (or put a secret in a label).
+func operationLabel(oc *graphql.OperationContext) string {
+	if oc.Operation == nil {
+		return "invalid"
+	}
+	for _, sel := range oc.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok && f.Definition != nil {
+			return string(oc.Operation.Operation) + " " + f.Name
+		}
+	}
+	return string(oc.Operation.Operation)
 }
 
 // roundTripCost is the complexity of a field that queries the database: with

@@ -24,7 +24,7 @@ func TestMetrics(t *testing.T) {
 		`patd_validation_cache_lookups_total{result="miss"} 2`,
 		`patd_limiter_decisions_total{decision="allow",limit="create"} 1`,
 		`patd_limiter_decisions_total{decision="allow",limit="validate"} 2`,
-		`patd_graphql_operations_total{operation="anonymous",outcome="ok"} 1`,
+		`patd_graphql_operations_total{operation="mutation createPersonalAccessToken",outcome="ok"} 1`,
 		`patd_validate_duration_seconds_count 3`,
 		`patd_db_pool_max_connections`,
 	} {

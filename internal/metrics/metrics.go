@@ -47,7 +47,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "patd_limiter_decisions_total", Help: "Rate limiter decisions by limit (create, validate) and decision (allow, deny, error).",
 		}, []string{"limit", "decision"}),
 		graphql: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "patd_graphql_operations_total", Help: "GraphQL operations by operation name and outcome (ok, error).",
+			Name: "patd_graphql_operations_total", Help: "GraphQL operations by type and first root field (e.g. \"query personalAccessTokens\") and outcome (ok, error).",
 		}, []string{"operation", "outcome"}),
 		lastUsedFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "patd_last_used_flushes_total", Help: "Batched lastUsedAt writes by outcome (ok, error).",
@@ -120,9 +120,6 @@ func (m *Metrics) GraphQLOperation(name string, ok bool) {
 	outcome := "ok"
 	if !ok {
 		outcome = "error"
-	}
-	if name == "" {
-		name = "anonymous"
 	}
 	m.graphql.WithLabelValues(name, outcome).Inc()
 }
