@@ -222,7 +222,11 @@ func (q *Queries) GetTokensByIDs(ctx context.Context, ids []string) ([]PersonalA
 
 const importToken = `-- name: ImportToken :execrows
 INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+WHERE NOT EXISTS (
+    SELECT 1 FROM pat_audit_events
+    WHERE token_id = $1 AND action IN ('delete', 'rotate', 'revoke_all', 'cleanup')
+)
 ON CONFLICT DO NOTHING
 `
 
@@ -238,7 +242,9 @@ type ImportTokenParams struct {
 	UpdatedAt  time.Time
 }
 
-// Idempotent: a token already imported (same id or same hash) is left as it is.
+// Idempotent: a token already imported (same id or same hash) is left as it
+// is, and one removed since (deleted, rotated out, revoked, cleaned up) is not
+// brought back.
 func (q *Queries) ImportToken(ctx context.Context, arg ImportTokenParams) (int64, error) {
 	result, err := q.db.Exec(ctx, importToken,
 		arg.ID,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Token is one exported row.
@@ -91,6 +92,13 @@ func (r *Reader) Next() (Token, error) {
 			return strings.TrimSpace(rec[i])
 		}
 		return ""
+	}
+	for _, f := range rec {
+		// PostgreSQL text cannot hold either; one such row must not sink the
+		// whole import.
+		if !utf8.ValidString(f) || strings.IndexByte(f, 0) >= 0 {
+			return Token{}, &RowError{Line: line, Reason: "a field is not valid UTF-8 text"}
+		}
 	}
 	t := Token{Line: line, ID: field("id"), Name: field("name"), Secret: field("token"), UserID: field("userId")}
 	switch {

@@ -474,3 +474,37 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// PostgreSQL text holds neither invalid UTF-8 nor NUL: such a row is rejected
+// on its own instead of failing the whole import.
+func TestReaderRejectsFieldsPostgreSQLCannotStore(t *testing.T) {
+	in := "id,name,token,userId\n" +
+		"a,ok,tok-a,u1\n" +
+		"b,bad \xff name,tok-b,u1\n" +
+		"c,nul\x00,tok-c,u1\n" +
+		"d,ok,tok-d,u1\n"
+	r, err := NewReader(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var bad []int
+	for {
+		tok, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var rowErr *RowError
+		if errors.As(err, &rowErr) {
+			bad = append(bad, rowErr.Line)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tok.ID)
+	}
+	if strings.Join(ids, ",") != "a,d" || len(bad) != 2 || bad[0] != 3 || bad[1] != 4 {
+		t.Errorf("good rows %v, rejected lines %v; want a,d and 3,4", ids, bad)
+	}
+}

@@ -58,5 +58,8 @@ func (s *Service) Import(ctx context.Context, tokens []legacy.Token) (imported, 
 		}
 		return s.auditMany(ctx, q, "import", "import", users, ids)
 	})
-	return imported, skipped, err
+	if err != nil {
+		return 0, 0, err
+	}
+	return imported, skipped, nil
 }

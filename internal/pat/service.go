@@ -441,8 +441,8 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		}
 		// Cached answers for the old token are stale either way: it is gone
 		// or expires sooner.
-		return [][]byte{old.TokenHash}, s.audit(ctx, q, "rotate", p.UserID, p.UserID, &created.ID,
-			map[string]any{"rotatedFrom": id, "gracePeriodSeconds": graceSeconds})
+		return [][]byte{old.TokenHash}, s.audit(ctx, q, "rotate", p.UserID, p.UserID, &id,
+			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds})
 	})
 	if err != nil {
 		return Created{}, err

@@ -2,8 +2,6 @@
 INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, detail, client_ip, user_agent, request_id)
 VALUES (@action, @actor_id, @user_id, @token_id, @detail, @client_ip, @user_agent, @request_id);
 
--- name: ListAuditEvents :many
-SELECT * FROM pat_audit_events WHERE user_id = @user_id ORDER BY id DESC LIMIT @max_rows;
 
 -- name: InsertAuditEvents :exec
 -- One event per token, for batch operations (cleanup, revoke-all).

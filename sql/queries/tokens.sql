@@ -63,9 +63,15 @@ FROM (SELECT unnest(@ids::text[]) AS id, unnest(@used_at::timestamptz[]) AS used
 WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at);
 
 -- name: ImportToken :execrows
--- Idempotent: a token already imported (same id or same hash) is left as it is.
+-- Idempotent: a token already imported (same id or same hash) is left as it
+-- is, and one removed since (deleted, rotated out, revoked, cleaned up) is not
+-- brought back.
 INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
-VALUES (@id, @user_id, @name, @token_hash, @token_start, @expires_at, @last_used_at, @created_at, @updated_at)
+SELECT @id, @user_id, @name, @token_hash, @token_start, @expires_at, @last_used_at, @created_at, @updated_at
+WHERE NOT EXISTS (
+    SELECT 1 FROM pat_audit_events
+    WHERE token_id = @id AND action IN ('delete', 'rotate', 'revoke_all', 'cleanup')
+)
 ON CONFLICT DO NOTHING;
 
 -- name: TryCleanupLock :one
