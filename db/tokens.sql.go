@@ -187,11 +187,16 @@ func (q *Queries) GetTokenByHash(ctx context.Context, tokenHash []byte) (GetToke
 }
 
 const getTokensByIDs = `-- name: GetTokensByIDs :many
-SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at FROM personal_access_tokens WHERE id = ANY($1::text[])
+SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at FROM personal_access_tokens WHERE id = ANY($1::text[]) AND user_id = $2
 `
 
-func (q *Queries) GetTokensByIDs(ctx context.Context, ids []string) ([]PersonalAccessToken, error) {
-	rows, err := q.db.Query(ctx, getTokensByIDs, ids)
+type GetTokensByIDsParams struct {
+	Ids    []string
+	UserID string
+}
+
+func (q *Queries) GetTokensByIDs(ctx context.Context, arg GetTokensByIDsParams) ([]PersonalAccessToken, error) {
+	rows, err := q.db.Query(ctx, getTokensByIDs, arg.Ids, arg.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -380,17 +385,23 @@ func (q *Queries) NotifyRevoked(ctx context.Context, hashes string) error {
 
 const setTokenExpiry = `-- name: SetTokenExpiry :one
 UPDATE personal_access_tokens SET expires_at = $1, updated_at = $2::timestamptz
-WHERE id = $3 RETURNING token_hash
+WHERE id = $3 AND user_id = $4 RETURNING token_hash
 `
 
 type SetTokenExpiryParams struct {
 	ExpiresAt *time.Time
 	Now       time.Time
 	ID        string
+	UserID    string
 }
 
 func (q *Queries) SetTokenExpiry(ctx context.Context, arg SetTokenExpiryParams) ([]byte, error) {
-	row := q.db.QueryRow(ctx, setTokenExpiry, arg.ExpiresAt, arg.Now, arg.ID)
+	row := q.db.QueryRow(ctx, setTokenExpiry,
+		arg.ExpiresAt,
+		arg.Now,
+		arg.ID,
+		arg.UserID,
+	)
 	var token_hash []byte
 	err := row.Scan(&token_hash)
 	return token_hash, err

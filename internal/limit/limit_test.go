@@ -282,3 +282,22 @@ func TestRateWithRedisDownLimitsPerReplica(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Keys whose window is over are forgotten, with or without Redis, so the
+// in-process maps stay as small as the traffic of one window.
+func TestRateForgetsOldWindows(t *testing.T) {
+	t.Parallel()
+	r := limit.NewRate(10, time.Minute, nil, "")
+	start := time.Now()
+	for i := 0; i < 1000; i++ {
+		r.Allow(strconv.Itoa(i), start)
+	}
+	later := start.Add(2 * time.Minute)
+	if err := r.Sync(context.Background(), later); err != nil {
+		t.Fatal(err)
+	}
+	r.Allow("new", later)
+	if n := r.Keys(); n != 1 {
+		t.Errorf("%d keys after their windows ended, want 1", n)
+	}
+}

@@ -13,9 +13,10 @@ type MemoryQuota struct {
 	window time.Duration
 	now    func() time.Time
 
-	mu   sync.Mutex
-	seq  uint64
-	uses map[string][]use // oldest first
+	mu    sync.Mutex
+	seq   uint64
+	uses  map[string][]use // oldest first
+	swept time.Time
 }
 
 type use struct {
@@ -44,11 +45,24 @@ func (q *MemoryQuota) prune(key string, now time.Time) []use {
 	return us
 }
 
+// sweep drops every key whose uses all left the window, once a window, so
+// keys that are never used again do not stay forever. The caller holds mu.
+func (q *MemoryQuota) sweep(now time.Time) {
+	if now.Sub(q.swept) < q.window {
+		return
+	}
+	q.swept = now
+	for k := range q.uses {
+		q.prune(k, now)
+	}
+}
+
 // Take implements Quota.
 func (q *MemoryQuota) Take(_ context.Context, key string) (Reservation, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
+	q.sweep(now)
 	us := q.prune(key, now)
 	if len(us) >= q.limit {
 		return Reservation{}, &ExceededError{ResetAt: us[0].at.Add(q.window)}

@@ -26,8 +26,9 @@ type Rate struct {
 	client redis.UniversalClient // nil: this process only
 	prefix string
 
-	mu   sync.Mutex
-	keys map[string]*rateState
+	mu     sync.Mutex
+	keys   map[string]*rateState
+	pruned time.Time
 }
 
 type rateState struct {
@@ -73,13 +74,34 @@ func (r *Rate) redisKey(key string, window int64) string {
 	return r.prefix + "vrate:{" + key + "}:" + strconv.FormatInt(window, 10)
 }
 
-// Sync sends this replica's new uses to Redis and learns every replica's
-// totals. It is a no-op without a Redis client.
+// prune forgets keys whose window is over, at most once a quarter window so
+// that a large map is not walked on every sync. The caller holds mu.
+func (r *Rate) prune(now time.Time, current int64) {
+	if now.Sub(r.pruned) < r.window/4 {
+		return
+	}
+	r.pruned = now
+	for k, st := range r.keys {
+		if st.window < current {
+			// The window is over: its uses, sent or not, decide nothing more.
+			delete(r.keys, k)
+		}
+	}
+}
+
+// Sync forgets keys whose window is over and, with a Redis client, sends this
+// replica's new uses to Redis and learns every replica's totals.
 func (r *Rate) Sync(ctx context.Context, now time.Time) error {
-	if r.client == nil || r.limit <= 0 {
+	if r.limit <= 0 {
 		return nil
 	}
 	current := now.UnixNano() / int64(r.window)
+	if r.client == nil {
+		r.mu.Lock()
+		r.prune(now, current)
+		r.mu.Unlock()
+		return nil
+	}
 	type sent struct {
 		key    string
 		window int64
@@ -88,12 +110,9 @@ func (r *Rate) Sync(ctx context.Context, now time.Time) error {
 	}
 	var batch []sent
 	r.mu.Lock()
+	r.prune(now, current)
 	for k, st := range r.keys {
-		if st.window < current {
-			delete(r.keys, k) // the window is over; nothing left to decide
-			continue
-		}
-		if st.unsynced > 0 {
+		if st.window == current && st.unsynced > 0 {
 			batch = append(batch, sent{key: k, window: st.window, n: st.unsynced})
 			st.inflight, st.unsynced = st.unsynced, 0
 		}
@@ -132,7 +151,7 @@ func (r *Rate) Sync(ctx context.Context, now time.Time) error {
 // RunSync calls Sync every SyncInterval until ctx is done, reporting errors
 // through onError (at most once a minute while they last).
 func (r *Rate) RunSync(ctx context.Context, onError func(error)) {
-	if r.client == nil || r.limit <= 0 {
+	if r.limit <= 0 {
 		return
 	}
 	t := time.NewTicker(SyncInterval)
@@ -152,4 +171,11 @@ func (r *Rate) RunSync(ctx context.Context, onError func(error)) {
 			}
 		}
 	}
+}
+
+// Keys is how many keys the limiter holds state for.
+func (r *Rate) Keys() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.keys)
 }

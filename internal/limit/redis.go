@@ -4,11 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+)
+
+// Redis timeouts: short, since a slow Redis must fail creates quickly.
+const (
+	dialTimeout = time.Second
+	ioTimeout   = 500 * time.Millisecond
 )
 
 // NewRedisClient connects to the Redis in rawURL: redis:// or rediss:// for a
@@ -17,25 +24,25 @@ import (
 // redis://node1:6379?addr=node2:6379&addr=node3:6379. Timeouts are short:
 // creation fails closed when Redis is slow, and validation never waits on it.
 func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
+	// Parse errors quote the URL, password and all: say only what is wrong.
+	errBad := errors.New("REDIS_URL: not a valid redis:// or rediss:// URL")
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, errBad
 	}
 	if u.Query().Has("addr") {
 		opts, err := redis.ParseClusterURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, errBad
 		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-		opts.MaxRetries = 1
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.MaxRetries = dialTimeout, ioTimeout, ioTimeout, 1
 		return redis.NewClusterClient(opts), nil
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, errBad
 	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-	opts.MaxRetries = 1
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.MaxRetries = dialTimeout, ioTimeout, ioTimeout, 1
 	return redis.NewClient(opts), nil
 }
 

@@ -3,6 +3,7 @@ package pat
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,16 +62,19 @@ func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error
 	}
 }
 
-// RunCleanup calls Cleanup every interval until ctx is done.
+// RunCleanup calls Cleanup soon after start (replicas that restart more
+// often than interval still clean up), then every interval, until ctx is done.
+// The first run waits a random minute so replicas starting together do not
+// all try at once.
 func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	wait := time.Duration(rand.Int64N(int64(time.Minute)))
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
+		wait = interval
 		n, ran, err := s.Cleanup(ctx)
 		switch {
 		case err != nil:

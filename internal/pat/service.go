@@ -352,16 +352,14 @@ func (s *Service) GetMany(ctx context.Context, p auth.Principal, ids []string) (
 	if p.UserID == "" || len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.q.GetTokensByIDs(ctx, ids)
+	rows, err := s.q.GetTokensByIDs(ctx, db.GetTokensByIDsParams{Ids: ids, UserID: p.UserID})
 	if err != nil {
 		return nil, fmt.Errorf("get tokens: %w", err)
 	}
 	byID := make(map[string]*Token, len(rows))
 	for _, r := range rows {
-		if r.UserID == p.UserID {
-			t := toToken(r)
-			byID[r.ID] = &t
-		}
+		t := toToken(r)
+		byID[r.ID] = &t
 	}
 	for i, id := range ids {
 		out[i] = byID[id]
@@ -428,7 +426,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 				return nil, err
 			}
 		} else if end := now.Add(grace); old.ExpiresAt == nil || old.ExpiresAt.After(end) {
-			if _, err := q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: id, ExpiresAt: &end, Now: now}); err != nil {
+			if _, err := q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: id, UserID: p.UserID, ExpiresAt: &end, Now: now}); err != nil {
 				return nil, err
 			}
 		}

@@ -134,10 +134,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	go s.Tokens.RunCleanup(ctx, time.Hour)
-	go s.Tokens.RunLastUsedFlusher(ctx)
-	go s.Tokens.ListenRevocations(ctx)
-	go s.rate.RunSync(ctx, func(err error) {
+	// Background work outlives ctx until the last request has been answered:
+	// requests still draining need revocations and the rate limiter.
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go s.Tokens.RunCleanup(bg, time.Hour)
+	go s.Tokens.RunLastUsedFlusher(bg)
+	go s.Tokens.ListenRevocations(bg)
+	go s.rate.RunSync(bg, func(err error) {
 		s.log.Warn("validation rate: Redis unreachable; limiting per replica until it is back", "error", err)
 	})
 	errc := make(chan error, 1)
@@ -150,15 +154,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "timeout", ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
-	err := hs.Shutdown(sctx)
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
+	if err := hs.Shutdown(sctx); err != nil {
+		// Requests still running after the drain are cut off; shutting down
+		// is still what was asked for.
+		s.log.Warn("requests still running after the drain period were cut off", "error", err)
+		_ = hs.Close()
 	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	stopBackground()
 	// Every request has finished: write the last lastUsedAt values.
-	if ferr := s.Tokens.FlushLastUsed(sctx); ferr != nil {
-		s.log.Error("final lastUsedAt flush failed", "error", ferr)
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer fcancel()
+	if err := s.Tokens.FlushLastUsed(fctx); err != nil {
+		s.log.Error("final lastUsedAt flush failed", "error", err)
 	}
-	return err
+	return nil
 }
 
 // Close releases the stores.

@@ -19,7 +19,7 @@ RETURNING *;
 SELECT * FROM personal_access_tokens WHERE id = @id AND user_id = @user_id;
 
 -- name: GetTokensByIDs :many
-SELECT * FROM personal_access_tokens WHERE id = ANY(@ids::text[]);
+SELECT * FROM personal_access_tokens WHERE id = ANY(@ids::text[]) AND user_id = @user_id;
 
 -- name: GetTokenByHash :one
 SELECT id, user_id, name, expires_at, created_at FROM personal_access_tokens WHERE token_hash = @token_hash;
@@ -41,7 +41,7 @@ DELETE FROM personal_access_tokens WHERE user_id = @user_id RETURNING id, token_
 
 -- name: SetTokenExpiry :one
 UPDATE personal_access_tokens SET expires_at = @expires_at, updated_at = @now::timestamptz
-WHERE id = @id RETURNING token_hash;
+WHERE id = @id AND user_id = @user_id RETURNING token_hash;
 
 -- name: DeleteExpiredTokens :many
 -- One batch of expired tokens; the caller repeats until a batch comes back short.
