@@ -57,9 +57,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions = map[string]any{}
 		}
 		var (
-			input *pat.InputError
-			rate  *pat.RateLimitError
-			max   *pat.MaxTokensError
+			input     *pat.InputError
+			rate      *pat.RateLimitError
+			tokenRate *pat.TokenRateLimitError
+			max       *pat.MaxTokensError
 		)
 		switch {
 		case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
@@ -85,7 +86,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Message = rate.Error()
 			gerr.Extensions["code"] = codeRateLimited
 			gerr.Extensions["resetAt"] = date.Format(rate.ResetAt)
-			gerr.Extensions["retryAfterSeconds"] = rate.RetryAfter(time.Now())
+			gerr.Extensions["retryAfterSeconds"] = pat.RetryAfterSeconds(rate.ResetAt, time.Now())
+		case errors.As(err, &tokenRate):
+			gerr.Message = tokenRate.Error()
+			gerr.Extensions["code"] = codeRateLimited
+			gerr.Extensions["resetAt"] = date.Format(tokenRate.ResetAt)
+			gerr.Extensions["retryAfterSeconds"] = pat.RetryAfterSeconds(tokenRate.ResetAt, time.Now())
 		case errors.As(err, &max):
 			gerr.Message = max.Error()
 			gerr.Extensions["code"] = codeMaxTokens

@@ -19,9 +19,10 @@ import (
 // the caller gets a generic message, the log gets the detail.
 func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var (
-		input *pat.InputError
-		rate  *pat.RateLimitError
-		max   *pat.MaxTokensError
+		input     *pat.InputError
+		rate      *pat.RateLimitError
+		tokenRate *pat.TokenRateLimitError
+		max       *pat.MaxTokensError
 	)
 	switch {
 	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
@@ -43,16 +44,21 @@ func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 			"error": max.Error(), "code": "MAX_TOKENS_EXCEEDED", "maxActiveTokens": max.Max,
 		})
 	case errors.As(err, &rate):
-		retry := rate.RetryAfter(time.Now())
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		setRateLimitHeaders(w, limit.Usage{Limit: rate.Limit, Window: rate.Window, ResetAt: rate.ResetAt})
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{
-			"error": rate.Error(), "code": "RATE_LIMIT_EXCEEDED",
-			"resetAt": date.Format(rate.ResetAt), "retryAfterSeconds": retry,
-		})
+		writeRateLimited(w, rate.Error(), rate.ResetAt)
+	case errors.As(err, &tokenRate):
+		writeRateLimited(w, tokenRate.Error(), tokenRate.ResetAt)
 	default:
 		log.ErrorContext(r.Context(), "request failed", "error", err, "route", r.Pattern,
 			"request_id", requestinfo.FromContext(r.Context()).ID)
 		writeError(w, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error")
 	}
+}
+
+func writeRateLimited(w http.ResponseWriter, msg string, resetAt time.Time) {
+	retry := pat.RetryAfterSeconds(resetAt, time.Now())
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{
+		"error": msg, "code": "RATE_LIMIT_EXCEEDED", "resetAt": date.Format(resetAt), "retryAfterSeconds": retry,
+	})
 }

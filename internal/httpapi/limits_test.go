@@ -178,3 +178,28 @@ func TestValidateRateAcrossReplicas(t *testing.T) {
 		t.Errorf("two replicas allowed %d validations of a limit of 20", allowed)
 	}
 }
+
+// A PAT used as a bearer past its validation rate is told to slow down, not
+// that it is invalid.
+func TestRateLimitedPATIsNotUnauthenticated(t *testing.T) {
+	t.Parallel()
+	cfg := pattest.Config(t)
+	cfg.ValidateRate = 2
+	r := pattest.Start(t, cfg)
+	_, secret := createToken(t, r, "user-1", "ci", nil)
+	bearer := "Authorization: Bearer " + secret
+	for i := 0; i < 2; i++ {
+		if resp := r.Do(http.MethodGet, "/api/tokens", nil, bearer); resp.Status != http.StatusOK {
+			t.Fatal(resp)
+		}
+	}
+	resp := r.Do(http.MethodGet, "/api/tokens", nil, bearer)
+	if resp.Status != http.StatusTooManyRequests || !strings.Contains(string(resp.Body), `"code":"RATE_LIMIT_EXCEEDED"`) ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Errorf("REST over the rate: %s", resp)
+	}
+	res := r.GraphQL(secret, `{ personalAccessTokens { totalCount } }`, nil)
+	if code := res.Code(t); code != "RATE_LIMIT_EXCEEDED" || res.Errors[0].Extensions["retryAfterSeconds"] == nil {
+		t.Errorf("GraphQL over the rate: %+v", res.Errors)
+	}
+}

@@ -102,7 +102,7 @@ func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeValidation(w, http.StatusOK, out)
 	case pat.RateLimited:
-		secs := max(int((v.RetryAfter+time.Second-1)/time.Second), 1)
+		secs := pat.RetryAfterSeconds(start.Add(v.RetryAfter), start)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeValidation(w, http.StatusTooManyRequests, invalidAnswer{Code: string(v.Code), RetryAfter: secs})
 	default: // NOT_FOUND, EXPIRED, MALFORMED

@@ -3,6 +3,7 @@ package pat
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -48,10 +49,22 @@ func (e *RateLimitError) Error() string {
 		e.Limit, e.ResetAt.UTC().Format(time.RFC3339))
 }
 
-// RetryAfter is how long the caller should wait, in whole seconds, at least 1.
-func (e *RateLimitError) RetryAfter(now time.Time) int {
-	s := int(e.ResetAt.Sub(now).Seconds() + 0.999)
-	return max(s, 1)
+
+// RetryAfterSeconds is how long to wait from now until resetAt, in whole
+// seconds rounded up, at least 1: the value of Retry-After and
+// retryAfterSeconds.
+func RetryAfterSeconds(resetAt, now time.Time) int {
+	return max(int(math.Ceil(resetAt.Sub(now).Seconds())), 1)
+}
+
+// TokenRateLimitError means the token used to authenticate has been used more
+// often than its validation rate allows, until ResetAt.
+type TokenRateLimitError struct {
+	ResetAt time.Time
+}
+
+func (e *TokenRateLimitError) Error() string {
+	return "this personal access token is used too often; try again after " + e.ResetAt.UTC().Format(time.RFC3339)
 }
 
 // MaxTokensError means the user holds as many unexpired tokens as allowed.

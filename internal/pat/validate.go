@@ -136,7 +136,11 @@ func (s *Service) CheckToken(ctx context.Context, tok string) (userID, tokenID s
 	if err != nil {
 		return "", "", err
 	}
-	if v.Code != Valid {
+	switch v.Code {
+	case Valid:
+	case RateLimited:
+		return "", "", &TokenRateLimitError{ResetAt: s.now().Add(v.RetryAfter)}
+	default:
 		return "", "", fmt.Errorf("%w: %s", auth.ErrInvalidCredentials, v.Code)
 	}
 	return v.UserID, v.TokenID, nil
