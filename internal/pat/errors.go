@@ -49,7 +49,6 @@ func (e *RateLimitError) Error() string {
 		e.Limit, e.ResetAt.UTC().Format(time.RFC3339))
 }
 
-
 // RetryAfterSeconds is how long to wait from now until resetAt, in whole
 // seconds rounded up, at least 1: the value of Retry-After and
 // retryAfterSeconds.
