@@ -26,11 +26,6 @@ const (
 	codeInternal        = "INTERNAL_SERVER_ERROR"
 )
 
-// principal returns the authenticated caller, or the error to answer with.
-func principal(ctx context.Context) (auth.Principal, error) {
-	return auth.FromContext(ctx)
-}
-
 // entityPrincipal is principal for _entities, which needs no caller: without
 // credentials every token resolves to null.
 func entityPrincipal(ctx context.Context) (auth.Principal, error) {

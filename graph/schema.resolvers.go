@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/alternatefutures/patd/graph/model"
+	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
 // CreatePersonalAccessToken is the resolver for the createPersonalAccessToken field.
 func (r *mutationResolver) CreatePersonalAccessToken(ctx context.Context, name string, expiresAt *time.Time) (*model.PersonalAccessTokenCreated, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +30,7 @@ func (r *mutationResolver) CreatePersonalAccessToken(ctx context.Context, name s
 
 // DeletePersonalAccessToken is the resolver for the deletePersonalAccessToken field.
 func (r *mutationResolver) DeletePersonalAccessToken(ctx context.Context, id string) (bool, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -41,7 +42,7 @@ func (r *mutationResolver) DeletePersonalAccessToken(ctx context.Context, id str
 
 // RotatePersonalAccessToken is the resolver for the rotatePersonalAccessToken field.
 func (r *mutationResolver) RotatePersonalAccessToken(ctx context.Context, id string, expiresAt *time.Time, gracePeriodSeconds *int) (*model.PersonalAccessTokenCreated, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func (r *mutationResolver) RotatePersonalAccessToken(ctx context.Context, id str
 
 // PersonalAccessTokens is the resolver for the personalAccessTokens field.
 func (r *queryResolver) PersonalAccessTokens(ctx context.Context, first *int, after *string) (*model.PersonalAccessTokenList, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (r *queryResolver) PersonalAccessTokens(ctx context.Context, first *int, af
 
 // PersonalAccessToken is the resolver for the personalAccessToken field.
 func (r *queryResolver) PersonalAccessToken(ctx context.Context, id string) (*model.PersonalAccessToken, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (r *queryResolver) PersonalAccessToken(ctx context.Context, id string) (*mo
 
 // APIKeyRateLimit is the resolver for the apiKeyRateLimit field.
 func (r *queryResolver) APIKeyRateLimit(ctx context.Context) (*model.APIKeyRateLimit, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (r *queryResolver) APIKeyRateLimit(ctx context.Context) (*model.APIKeyRateL
 
 // PersonalAccessTokens is the resolver for the personalAccessTokens field.
 func (r *userResolver) PersonalAccessTokens(ctx context.Context, obj *model.User, first *int, after *string) (*model.PersonalAccessTokenList, error) {
-	p, err := principal(ctx)
+	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}

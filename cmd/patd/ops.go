@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/alternatefutures/patd/internal/config"
 	"github.com/alternatefutures/patd/internal/database"
@@ -15,21 +18,42 @@ import (
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
-// opsService opens the database, applies migrations and returns a service for
-// the one-shot commands, which need nothing but DATABASE_URL.
-func opsService(ctx context.Context) (*pat.Service, func(), error) {
-	log := logging.New(os.Stderr, logLevel)
+// migratedDatabase opens $DATABASE_URL, the only setting the one-shot
+// commands need, and applies pending migrations.
+func migratedDatabase(ctx context.Context, log *slog.Logger) (*pgxpool.Pool, error) {
 	pool, err := database.Open(ctx, config.DatabaseURL(os.LookupEnv), nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := database.Migrate(ctx, pool, log); err != nil {
 		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// opsService returns a token service for the one-shot commands.
+func opsService(ctx context.Context) (*pat.Service, func(), error) {
+	log := logging.New(os.Stderr, logLevel)
+	pool, err := migratedDatabase(ctx, log)
+	if err != nil {
 		return nil, nil, err
 	}
 	// These commands create no tokens: the quota is never consulted.
 	svc := pat.New(pool, pat.Config{}, pat.Deps{Quota: limit.NewMemoryQuota(1, 1), Log: log})
 	return svc, pool.Close, nil
+}
+
+func migrate(ctx context.Context, args []string, _, stderr io.Writer) error {
+	if err := newFlags("migrate", "Apply pending migrations to $DATABASE_URL and exit.", stderr).Parse(args); err != nil {
+		return err
+	}
+	pool, err := migratedDatabase(ctx, logging.New(os.Stderr, logLevel))
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	return nil
 }
 
 func cleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -93,10 +93,3 @@ func (c *Cache[V]) Clear() {
 	clear(c.entries)
 	c.mu.Unlock()
 }
-
-// Len is the number of entries, expired ones included until they are dropped.
-func (c *Cache[V]) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}

@@ -59,10 +59,10 @@ func New(cfg Config) http.Handler {
 
 	th := &tokenHandlers{tokens: cfg.Tokens, log: cfg.Log}
 	for _, base := range []string{"/api/tokens", "/tokens"} {
-		mux.Handle("POST "+base, limitBody(maxRESTBody, user(http.HandlerFunc(th.create))))
-		mux.Handle("GET "+base, user(http.HandlerFunc(th.list)))
-		mux.Handle("GET "+base+"/limits", user(http.HandlerFunc(th.limits)))
-		mux.Handle("DELETE "+base+"/{id}", user(http.HandlerFunc(th.delete)))
+		mux.Handle("POST "+base, limitBody(maxRESTBody, user(th.withCaller(th.create))))
+		mux.Handle("GET "+base, user(th.withCaller(th.list)))
+		mux.Handle("GET "+base+"/limits", user(th.withCaller(th.limits)))
+		mux.Handle("DELETE "+base+"/{id}", user(th.withCaller(th.delete)))
 	}
 
 	mux.Handle("POST /internal/users/{userId}/revoke-all", &revokeAllHandler{tokens: cfg.Tokens, secrets: cfg.ServiceSecrets, log: cfg.Log})

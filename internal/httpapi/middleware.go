@@ -16,15 +16,21 @@ import (
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
 
-// withRequestInfo gives each request an id (the caller's X-Request-Id when it
-// sends a sane one), works out the client's address, logs one line when the
-// request is done, and echoes the id in X-Request-Id.
+// withRequestInfo gives each request an id (the X-Request-Id a trusted proxy
+// sends, when sane: anyone else could forge audit rows' ids), works out the
+// client's address, logs one line when the request is done, and echoes the id
+// in X-Request-Id.
 func withRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ip, viaProxy := clientIP(r, trusted)
+		given := ""
+		if viaProxy {
+			given = r.Header.Get("X-Request-Id")
+		}
 		info := requestinfo.Info{
-			ID:        requestID(r.Header.Get("X-Request-Id")),
-			ClientIP:  clientIP(r, trusted),
+			ID:        requestID(given),
+			ClientIP:  ip,
 			UserAgent: truncate(r.UserAgent(), 256),
 		}
 		w.Header().Set("X-Request-Id", info.ID)
@@ -73,15 +79,16 @@ func truncate(s string, n int) string {
 }
 
 // clientIP is the socket's address, or, when that is a trusted proxy, the
-// right-most X-Forwarded-For address that is not itself a trusted proxy.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
+// right-most X-Forwarded-For address that is not itself a trusted proxy. It
+// also reports whether the socket's peer is a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) (ip string, viaProxy bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil || !isTrusted(addr, trusted) {
-		return host
+		return host, false
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -90,10 +97,10 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 			break
 		}
 		if !isTrusted(a, trusted) {
-			return a.Unmap().String()
+			return a.Unmap().String(), true
 		}
 	}
-	return host
+	return host, true
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

@@ -52,3 +52,14 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("no request id on the answer: %q", id)
 	}
 }
+
+// Without a trusted proxy in front, clients choose neither their request id
+// nor their address.
+func TestUntrustedClientsCannotForgeRequestInfo(t *testing.T) {
+	t.Parallel()
+	r := pattest.Start(t, pattest.Config(t))
+	resp := r.Do(http.MethodGet, "/healthz", nil, "X-Request-Id: forged-id", "X-Forwarded-For: 203.0.113.7")
+	if got := resp.Header.Get("X-Request-Id"); got == "forged-id" || got == "" {
+		t.Errorf("request id %q", got)
+	}
+}

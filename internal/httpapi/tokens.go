@@ -43,12 +43,20 @@ type createdToken struct {
 	CreatedAt   string  `json:"createdAt"`
 }
 
-func (h *tokenHandlers) create(w http.ResponseWriter, r *http.Request) {
-	p, err := auth.FromContext(r.Context())
-	if err != nil {
-		writeServiceError(w, r, h.log, err)
-		return
-	}
+// withCaller adapts a handler that needs the authenticated caller; it
+// answers for failed authentication itself.
+func (h *tokenHandlers) withCaller(fn func(http.ResponseWriter, *http.Request, auth.Principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := auth.FromContext(r.Context())
+		if err != nil {
+			writeServiceError(w, r, h.log, err)
+			return
+		}
+		fn(w, r, p)
+	})
+}
+
+func (h *tokenHandlers) create(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	var req struct {
 		Name      *string         `json:"name"`
 		ExpiresAt json.RawMessage `json:"expiresAt"`
@@ -87,12 +95,7 @@ func (h *tokenHandlers) create(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-func (h *tokenHandlers) list(w http.ResponseWriter, r *http.Request) {
-	p, err := auth.FromContext(r.Context())
-	if err != nil {
-		writeServiceError(w, r, h.log, err)
-		return
-	}
+func (h *tokenHandlers) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	// The old API returned every token at once; keep doing so, a page at a time.
 	out := []listedToken{}
 	after := ""
@@ -120,12 +123,7 @@ func (h *tokenHandlers) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 }
 
-func (h *tokenHandlers) delete(w http.ResponseWriter, r *http.Request) {
-	p, err := auth.FromContext(r.Context())
-	if err != nil {
-		writeServiceError(w, r, h.log, err)
-		return
-	}
+func (h *tokenHandlers) delete(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if err := h.tokens.Delete(r.Context(), p, r.PathValue("id")); err != nil {
 		writeServiceError(w, r, h.log, err)
 		return
@@ -133,12 +131,7 @@ func (h *tokenHandlers) delete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Token deleted successfully"})
 }
 
-func (h *tokenHandlers) limits(w http.ResponseWriter, r *http.Request) {
-	p, err := auth.FromContext(r.Context())
-	if err != nil {
-		writeServiceError(w, r, h.log, err)
-		return
-	}
+func (h *tokenHandlers) limits(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	l, err := h.tokens.Limits(r.Context(), p)
 	if err != nil {
 		writeServiceError(w, r, h.log, err)

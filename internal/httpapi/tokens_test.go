@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -227,9 +228,12 @@ func TestRevokeAll(t *testing.T) {
 func TestAuditTrail(t *testing.T) {
 	t.Parallel()
 	cfg := pattest.Config(t)
+	// The test client stands for the gateway: a trusted proxy, whose request
+	// id and X-Forwarded-For are believed.
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	r := pattest.Start(t, cfg)
 	resp := r.Do(http.MethodPost, "/api/tokens", map[string]any{"name": "audited"}, "Authorization: Bearer "+r.JWT("user-1"),
-		"User-Agent: patd-test/1.0", "X-Request-Id: req-123")
+		"User-Agent: patd-test/1.0", "X-Request-Id: req-123", "X-Forwarded-For: 203.0.113.7, 127.0.0.1")
 	var c restCreated
 	resp.JSON(t, &c)
 	conn, err := pgx.Connect(context.Background(), cfg.DatabaseURL)
@@ -244,7 +248,7 @@ func TestAuditTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if action != "create" || actor != "user-1" || tokenID != c.Token.ID || ua != "patd-test/1.0" || reqID != "req-123" || ip != "127.0.0.1" {
+	if action != "create" || actor != "user-1" || tokenID != c.Token.ID || ua != "patd-test/1.0" || reqID != "req-123" || ip != "203.0.113.7" {
 		t.Errorf("audit row: %s %s %s %q %q %q", action, actor, tokenID, ua, reqID, ip)
 	}
 	if strings.Contains(detail, c.Token.Token) || strings.Contains(detail, c.Token.Token[12:]) {

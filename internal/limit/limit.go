@@ -20,6 +20,9 @@ type Usage struct {
 
 // ExceededError is returned when a quota has no slot left.
 type ExceededError struct {
+	Limit  int
+	Window time.Duration
+	// ResetAt is when the oldest use leaves the window, freeing a slot.
 	ResetAt time.Time
 }
 

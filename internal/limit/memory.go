@@ -65,7 +65,7 @@ func (q *MemoryQuota) Take(_ context.Context, key string) (Reservation, error) {
 	q.sweep(now)
 	us := q.prune(key, now)
 	if len(us) >= q.limit {
-		return Reservation{}, &ExceededError{ResetAt: us[0].at.Add(q.window)}
+		return Reservation{}, &ExceededError{Limit: q.limit, Window: q.window, ResetAt: us[0].at.Add(q.window)}
 	}
 	q.seq++
 	r := Reservation{key: key, member: strconv.FormatUint(q.seq, 10)}

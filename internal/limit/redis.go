@@ -107,7 +107,7 @@ func (q *RedisQuota) Take(ctx context.Context, key string) (Reservation, error) 
 		return Reservation{}, fmt.Errorf("redis quota: %w", err)
 	}
 	if res[0] == 0 {
-		return Reservation{}, &ExceededError{ResetAt: time.UnixMilli(res[2])}
+		return Reservation{}, &ExceededError{Limit: q.limit, Window: q.window, ResetAt: time.UnixMilli(res[2])}
 	}
 	r.After = Usage{Limit: q.limit, Window: q.window, Remaining: max(q.limit-int(res[1]), 0), ResetAt: time.UnixMilli(res[2])}
 	return r, nil

@@ -55,6 +55,19 @@ func (u *usageRecorder) take(now time.Time) (ids []string, times []time.Time) {
 	return ids, times
 }
 
+// putBack returns uses that could not be written to the pending set, unless
+// a later use of the same token is pending already.
+func (u *usageRecorder) putBack(ids []string, times []time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for i, id := range ids {
+		if t, ok := u.pending[id]; !ok || t.Before(times[i]) {
+			u.pending[id] = times[i]
+		}
+		delete(u.written, id)
+	}
+}
+
 // FlushLastUsed writes the pending lastUsedAt values in one statement.
 func (s *Service) FlushLastUsed(ctx context.Context) error {
 	ids, times := s.usage.take(s.now())
@@ -64,15 +77,7 @@ func (s *Service) FlushLastUsed(ctx context.Context) error {
 	err := s.q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
 	s.metrics.LastUsedFlush(err)
 	if err != nil {
-		// Put them back: the next flush tries again.
-		s.usage.mu.Lock()
-		for i, id := range ids {
-			if t, ok := s.usage.pending[id]; !ok || t.Before(times[i]) {
-				s.usage.pending[id] = times[i]
-			}
-			delete(s.usage.written, id)
-		}
-		s.usage.mu.Unlock()
+		s.usage.putBack(ids, times) // the next flush tries again
 	}
 	return err
 }

@@ -217,8 +217,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 		var ex *limit.ExceededError
 		if errors.As(err, &ex) {
 			s.metrics.LimiterDecision("create", "deny")
-			u, _ := s.quota.Usage(ctx, p.UserID) // for the limit's figures only
-			return Created{}, &RateLimitError{Limit: u.Limit, Window: u.Window, ResetAt: ex.ResetAt}
+			return Created{}, &RateLimitError{Limit: ex.Limit, Window: ex.Window, ResetAt: ex.ResetAt}
 		}
 		s.metrics.LimiterDecision("create", "error")
 		// Without the shared count nobody can tell whether the user is over
