@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/config"
@@ -21,6 +24,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// go-redis logs through a process-wide logger of its own; send it to ours
+	// so that its lines are JSON (and redacted) like every other.
+	redis.SetLogger(redisLogger{log})
 	srv, err := server.New(ctx, cfg, log, server.Options{})
 	if err != nil {
 		return err
@@ -75,4 +81,10 @@ GraphiQL: %[1]s/graphql
 
 `, base, jwt, cfg.ServiceSecrets[0])
 	return nil
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
