@@ -46,5 +46,6 @@ vet:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
-bench:
+## bench: benchmarks, among them the validate route in process and over loopback HTTP
+bench: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
