@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated fmt vet bench fuzz build federation-deps
+.PHONY: run test services generate check-generated vet bench fuzz build federation-deps
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -49,3 +49,13 @@ vet:
 ## bench: benchmarks, among them the validate route in process and over loopback HTTP
 bench: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (the parsers: token, Date, cursor, CSV, request bodies)
+FUZZTIME ?= 20s
+fuzz: services
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "$$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
