@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -130,19 +131,10 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // limitBody answers 413 to a request whose body is over limit bytes, and
 // otherwise hands next the body read into memory.
-func limitBody(limit int64, next http.Handler) http.Handler {
+func limitBody(limit int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			tooLarge(w, limit)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
-			return
-		}
-		if int64(len(body)) > limit {
-			tooLarge(w, limit)
+		body, ok := readBody(w, r, limit, nil)
+		if !ok {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -150,17 +142,58 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 	})
 }
 
-func tooLarge(w http.ResponseWriter, limit int64) {
+var errTooLarge = errors.New("body too large")
+
+// readBody appends the body of r to buf and returns it. Over limit bytes it
+// answers 413, and 400 when the body cannot be read; ok is false then.
+func readBody(w http.ResponseWriter, r *http.Request, limit int, buf []byte) (body []byte, ok bool) {
+	if r.ContentLength > int64(limit) {
+		tooLarge(w, limit)
+		return buf, false
+	}
+	body, err := readAtMost(r.Body, buf, limit)
+	switch {
+	case errors.Is(err, errTooLarge):
+		tooLarge(w, limit)
+		return body, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+		return body, false
+	}
+	return body, true
+}
+
+// readAtMost appends r to buf, failing with errTooLarge past limit bytes.
+func readAtMost(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func tooLarge(w http.ResponseWriter, limit int) {
 	writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
 		"request body is larger than "+byteSize(limit))
 }
 
-func byteSize(n int64) string {
+func byteSize(n int) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + " MiB"
+		return strconv.Itoa(n>>20) + " MiB"
 	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + " KiB"
+		return strconv.Itoa(n>>10) + " KiB"
 	}
-	return strconv.FormatInt(n, 10) + " bytes"
+	return strconv.Itoa(n) + " bytes"
 }

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -58,20 +56,11 @@ func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "INVALID_SERVICE_CREDENTIALS", "missing or wrong service secret")
 		return
 	}
-	if r.ContentLength > maxRESTBody {
-		tooLarge(w, maxRESTBody)
-		return
-	}
 	bp := bodyBuffers.Get().(*[]byte)
 	defer bodyBuffers.Put(bp)
-	body, err := readAtMost(r.Body, (*bp)[:0], maxRESTBody)
+	body, ok := readBody(w, r, maxRESTBody, (*bp)[:0])
 	*bp = body[:0]
-	if errors.Is(err, errTooLarge) {
-		tooLarge(w, maxRESTBody)
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+	if !ok {
 		return
 	}
 	var req struct {
@@ -124,26 +113,4 @@ func writeValidation(w http.ResponseWriter, status int, v any) {
 	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-var errTooLarge = errors.New("body too large")
-
-// readAtMost appends r to buf, failing with errTooLarge past limit bytes.
-func readAtMost(r io.Reader, buf []byte, limit int) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }

@@ -229,6 +229,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	s.metrics.LimiterDecision("create", "allow")
 	var created Created
 	err = s.inTx(ctx, func(q *db.Queries) error {
+		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
+			return err
+		}
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
 			return err
 		}
@@ -250,11 +253,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 }
 
 // checkActive fails with MaxTokensError when adding more tokens would take the
-// user above the cap. The caller holds the user's lock.
+// user above the cap. The caller holds the user's lock (LockUserTokens), so no
+// concurrent create can slip in between the count and the insert.
 func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
-	if err := q.LockUserTokens(ctx, userID); err != nil {
-		return err
-	}
 	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
 	if err != nil {
 		return err
