@@ -17,7 +17,6 @@ type Cache[V any] struct {
 	mu      sync.RWMutex
 	entries map[Key]entry[V]
 	max     int
-	now     func() time.Time
 }
 
 type entry[V any] struct {
@@ -27,7 +26,7 @@ type entry[V any] struct {
 
 // New returns a cache holding at most max entries.
 func New[V any](max int) *Cache[V] {
-	return &Cache[V]{entries: make(map[Key]entry[V], min(max, 1024)), max: max, now: time.Now}
+	return &Cache[V]{entries: make(map[Key]entry[V], min(max, 1024)), max: max}
 }
 
 // Get returns the value stored under k if it has not outlived its time to live.
@@ -35,7 +34,7 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
-	if !ok || c.now().UnixNano() >= e.until {
+	if !ok || time.Now().UnixNano() >= e.until {
 		var zero V
 		return zero, false
 	}
@@ -49,7 +48,7 @@ func (c *Cache[V]) Set(k Key, v V, ttl time.Duration) {
 	if ttl <= 0 || c.max <= 0 {
 		return
 	}
-	now := c.now().UnixNano()
+	now := time.Now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {

@@ -11,7 +11,6 @@ import (
 type MemoryQuota struct {
 	limit  int
 	window time.Duration
-	now    func() time.Time
 
 	mu    sync.Mutex
 	seq   uint64
@@ -26,7 +25,7 @@ type use struct {
 
 // NewMemoryQuota returns a quota of limit uses per window kept in process.
 func NewMemoryQuota(limit int, window time.Duration) *MemoryQuota {
-	return &MemoryQuota{limit: limit, window: window, now: time.Now, uses: make(map[string][]use)}
+	return &MemoryQuota{limit: limit, window: window, uses: make(map[string][]use)}
 }
 
 // prune drops the uses of key that left the window and returns the rest.
@@ -61,7 +60,7 @@ func (q *MemoryQuota) sweep(now time.Time) {
 func (q *MemoryQuota) Take(_ context.Context, key string) (Reservation, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	now := q.now()
+	now := time.Now()
 	q.sweep(now)
 	us := q.prune(key, now)
 	if len(us) >= q.limit {
@@ -93,7 +92,7 @@ func (q *MemoryQuota) Release(_ context.Context, r Reservation) error {
 func (q *MemoryQuota) Usage(_ context.Context, key string) (Usage, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	now := q.now()
+	now := time.Now()
 	us := q.prune(key, now)
 	u := Usage{Limit: q.limit, Window: q.window, Remaining: max(q.limit-len(us), 0), ResetAt: now}
 	if len(us) > 0 {

@@ -39,7 +39,7 @@ func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error
 		var n int
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			q := q.WithTx(tx)
-			rows, err := q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Now: s.now(), BatchSize: cleanupBatch})
+			rows, err := q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Now: time.Now(), BatchSize: cleanupBatch})
 			if err != nil || len(rows) == 0 {
 				return err
 			}

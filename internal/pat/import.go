@@ -3,6 +3,7 @@ package pat
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/alternatefutures/patd/db"
 	"github.com/alternatefutures/patd/internal/legacy"
@@ -14,7 +15,7 @@ import (
 // already present (same id or same hash) is skipped, so importing a file twice
 // imports nothing twice.
 func (s *Service) Import(ctx context.Context, tokens []legacy.Token) (imported, skipped int, err error) {
-	now := s.now()
+	now := time.Now()
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		imported, skipped = 0, 0
 		var ids, users []string

@@ -70,7 +70,7 @@ func (u *usageRecorder) putBack(ids []string, times []time.Time) {
 
 // FlushLastUsed writes the pending lastUsedAt values in one statement.
 func (s *Service) FlushLastUsed(ctx context.Context) error {
-	ids, times := s.usage.take(s.now())
+	ids, times := s.usage.take(time.Now())
 	if len(ids) == 0 {
 		return nil
 	}

@@ -109,7 +109,6 @@ type Service struct {
 	validateRate RateLimiter
 	metrics      *metrics.Metrics
 	log          *slog.Logger
-	now          func() time.Time
 
 	cache     *cache.Cache[Validation]
 	group     singleflight.Group
@@ -136,7 +135,6 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 		validateRate: d.ValidateRate,
 		metrics:      d.Metrics,
 		log:          d.Log,
-		now:          time.Now,
 		cache:        cache.New[Validation](cfg.CacheSize),
 		usage:        newUsageRecorder(),
 	}
@@ -204,7 +202,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	if err := requireSession(p); err != nil {
 		return Created{}, err
 	}
-	now := s.now()
+	now := time.Now()
 	name, err := checkName(name)
 	if err != nil {
 		return Created{}, err
@@ -396,7 +394,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		return Created{}, inputError(ReasonInvalidGrace, "gracePeriodSeconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
 	}
 	grace := time.Duration(graceSeconds) * time.Second
-	now := s.now()
+	now := time.Now()
 	if expiresAt != nil {
 		if err := checkExpiry(expiresAt, now); err != nil {
 			return Created{}, err
@@ -476,7 +474,7 @@ func (s *Service) Limits(ctx context.Context, p auth.Principal) (Limits, error) 
 	if err != nil {
 		return Limits{}, fmt.Errorf("creation quota: %w", err)
 	}
-	n, err := s.q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: p.UserID, Now: s.now()})
+	n, err := s.q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: p.UserID, Now: time.Now()})
 	if err != nil {
 		return Limits{}, fmt.Errorf("count active tokens: %w", err)
 	}

@@ -52,7 +52,7 @@ func (s *Service) Validate(ctx context.Context, tok string) (Validation, error) 
 		return Validation{Code: Malformed}, nil
 	}
 	h := token.Hash(tok)
-	now := s.now()
+	now := time.Now()
 	v, hit := s.cache.Get(h)
 	s.metrics.CacheLookup(hit)
 	if !hit {
@@ -139,7 +139,7 @@ func (s *Service) CheckToken(ctx context.Context, tok string) (userID, tokenID s
 	switch v.Code {
 	case Valid:
 	case RateLimited:
-		return "", "", &TokenRateLimitError{ResetAt: s.now().Add(v.RetryAfter)}
+		return "", "", &TokenRateLimitError{ResetAt: time.Now().Add(v.RetryAfter)}
 	default:
 		return "", "", fmt.Errorf("%w: %s", auth.ErrInvalidCredentials, v.Code)
 	}
