@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated vet bench fuzz build federation-deps
+.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -17,7 +17,7 @@ run: services
 	PATD_ENV=development DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' PORT=$(PORT) $(GO) run ./cmd/patd serve
 
 ## test: the whole suite: generated code up to date, vet, race-enabled tests
-test: services federation-deps check-generated vet
+test: services federation-deps check-generated tidy vet
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 services:
@@ -41,6 +41,10 @@ check-generated:
 	$(GO) generate . && \
 	after=$$(cat $(GENERATED) | sha256sum) && \
 	if [ "$$before" != "$$after" ]; then git --no-pager diff --stat -- db graph; echo "generated code was stale: it is now regenerated; review and commit it"; exit 1; fi
+
+# go.mod and go.sum must be what `go mod tidy` makes of the imports.
+tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 vet:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }

@@ -8,19 +8,6 @@ import (
 	"time"
 )
 
-type PatAuditEvent struct {
-	ID        int64
-	Action    string
-	ActorID   string
-	UserID    string
-	TokenID   *string
-	Detail    []byte
-	ClientIp  string
-	UserAgent string
-	RequestID string
-	CreatedAt time.Time
-}
-
 type PersonalAccessToken struct {
 	ID         string
 	UserID     string

@@ -230,26 +230,27 @@ INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, 
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
 WHERE NOT EXISTS (
     SELECT 1 FROM pat_audit_events
-    WHERE token_id = $1 AND action IN ('delete', 'rotate', 'revoke_all', 'cleanup')
+    WHERE token_id = $1 AND action = ANY($10::text[])
 )
 ON CONFLICT DO NOTHING
 `
 
 type ImportTokenParams struct {
-	ID         string
-	UserID     string
-	Name       string
-	TokenHash  []byte
-	TokenStart string
-	ExpiresAt  *time.Time
-	LastUsedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID             string
+	UserID         string
+	Name           string
+	TokenHash      []byte
+	TokenStart     string
+	ExpiresAt      *time.Time
+	LastUsedAt     *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	RemovalActions []string
 }
 
 // Idempotent: a token already imported (same id or same hash) is left as it
-// is, and one removed since (deleted, rotated out, revoked, cleaned up) is not
-// brought back.
+// is, and one removed since (an audit event with one of @removal_actions) is
+// not brought back.
 func (q *Queries) ImportToken(ctx context.Context, arg ImportTokenParams) (int64, error) {
 	result, err := q.db.Exec(ctx, importToken,
 		arg.ID,
@@ -261,6 +262,7 @@ func (q *Queries) ImportToken(ctx context.Context, arg ImportTokenParams) (int64
 		arg.LastUsedAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.RemovalActions,
 	)
 	if err != nil {
 		return 0, err
@@ -373,19 +375,24 @@ func (q *Queries) LockUserTokens(ctx context.Context, userID string) error {
 }
 
 const notifyRevoked = `-- name: NotifyRevoked :exec
-SELECT pg_notify('patd_revoked', $1::text)
+SELECT pg_notify($1::text, $2::text)
 `
 
-// Tells every replica, when the transaction commits, to forget the cached
-// validations of these token hashes (hex, comma-separated).
-func (q *Queries) NotifyRevoked(ctx context.Context, hashes string) error {
-	_, err := q.db.Exec(ctx, notifyRevoked, hashes)
+type NotifyRevokedParams struct {
+	Channel string
+	Hashes  string
+}
+
+// Tells every replica listening on @channel, when the transaction commits, to
+// forget the cached validations of these token hashes (hex, comma-separated).
+func (q *Queries) NotifyRevoked(ctx context.Context, arg NotifyRevokedParams) error {
+	_, err := q.db.Exec(ctx, notifyRevoked, arg.Channel, arg.Hashes)
 	return err
 }
 
-const setTokenExpiry = `-- name: SetTokenExpiry :one
+const setTokenExpiry = `-- name: SetTokenExpiry :exec
 UPDATE personal_access_tokens SET expires_at = $1, updated_at = $2::timestamptz
-WHERE id = $3 AND user_id = $4 RETURNING token_hash
+WHERE id = $3 AND user_id = $4
 `
 
 type SetTokenExpiryParams struct {
@@ -395,16 +402,14 @@ type SetTokenExpiryParams struct {
 	UserID    string
 }
 
-func (q *Queries) SetTokenExpiry(ctx context.Context, arg SetTokenExpiryParams) ([]byte, error) {
-	row := q.db.QueryRow(ctx, setTokenExpiry,
+func (q *Queries) SetTokenExpiry(ctx context.Context, arg SetTokenExpiryParams) error {
+	_, err := q.db.Exec(ctx, setTokenExpiry,
 		arg.ExpiresAt,
 		arg.Now,
 		arg.ID,
 		arg.UserID,
 	)
-	var token_hash []byte
-	err := row.Scan(&token_hash)
-	return token_hash, err
+	return err
 }
 
 const touchTokens = `-- name: TouchTokens :exec

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/date"
+	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
@@ -24,17 +25,8 @@ const (
 	codeRateLimited     = "RATE_LIMIT_EXCEEDED"
 	codeMaxTokens       = "MAX_TOKENS_EXCEEDED"
 	codeInternal        = "INTERNAL_SERVER_ERROR"
+	codeValidation      = "GRAPHQL_VALIDATION_FAILED"
 )
-
-// entityPrincipal is principal for _entities, which needs no caller: without
-// credentials every token resolves to null.
-func entityPrincipal(ctx context.Context) (auth.Principal, error) {
-	p, err := auth.FromContext(ctx)
-	if errors.Is(err, auth.ErrNoCredentials) {
-		return auth.Principal{}, nil
-	}
-	return p, err
-}
 
 // errorPresenter maps every error a resolver returns to its GraphQL code, in
 // this one place. Errors it does not know are internal: the caller gets a
@@ -51,46 +43,14 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if gerr.Extensions == nil {
 			gerr.Extensions = map[string]any{}
 		}
-		var (
-			input     *pat.InputError
-			rate      *pat.RateLimitError
-			tokenRate *pat.TokenRateLimitError
-			max       *pat.MaxTokensError
-		)
+		if msg, ext, ok := domainError(err); ok {
+			gerr.Message = msg
+			for k, v := range ext {
+				gerr.Extensions[k] = v
+			}
+			return gerr
+		}
 		switch {
-		case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
-			errors.Is(err, pat.ErrUnauthenticated):
-			gerr.Message = "authentication required: send Authorization: Bearer <session JWT or personal access token>"
-			gerr.Extensions["code"] = codeUnauthenticated
-		case errors.Is(err, pat.ErrForbidden):
-			gerr.Message = err.Error()
-			gerr.Extensions["code"] = codeForbidden
-		case errors.Is(err, pat.ErrNotFound):
-			gerr.Message = "token not found"
-			gerr.Extensions["code"] = codeNotFound
-		case errors.As(err, &input):
-			gerr.Message = input.Message
-			gerr.Extensions["code"] = codeBadUserInput
-			gerr.Extensions["reason"] = input.Reason
-		case errors.Is(err, date.ErrInvalid):
-			// Date is only ever an input for expiresAt.
-			gerr.Message = "expiresAt must be an RFC 3339 string or an integer of epoch milliseconds"
-			gerr.Extensions["code"] = codeBadUserInput
-			gerr.Extensions["reason"] = pat.ReasonInvalidExpiration
-		case errors.As(err, &rate):
-			gerr.Message = rate.Error()
-			gerr.Extensions["code"] = codeRateLimited
-			gerr.Extensions["resetAt"] = date.Format(rate.ResetAt)
-			gerr.Extensions["retryAfterSeconds"] = pat.RetryAfterSeconds(rate.ResetAt, time.Now())
-		case errors.As(err, &tokenRate):
-			gerr.Message = tokenRate.Error()
-			gerr.Extensions["code"] = codeRateLimited
-			gerr.Extensions["resetAt"] = date.Format(tokenRate.ResetAt)
-			gerr.Extensions["retryAfterSeconds"] = pat.RetryAfterSeconds(tokenRate.ResetAt, time.Now())
-		case errors.As(err, &max):
-			gerr.Message = max.Error()
-			gerr.Extensions["code"] = codeMaxTokens
-			gerr.Extensions["maxActiveTokens"] = max.Max
 		case gerr.Extensions["code"] != nil:
 			// gqlgen's own parse and validation errors already carry a code.
 		case aboutRequest:
@@ -102,5 +62,47 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions["code"] = codeInternal
 		}
 		return gerr
+	}
+}
+
+// domainError is the message and extensions of an error of the token domain
+// or of authentication; ok is false for any other error.
+func domainError(err error) (msg string, ext map[string]any, ok bool) {
+	var (
+		input     *pat.InputError
+		quota     *pat.QuotaError
+		rate      *pat.RateError
+		maxActive *pat.MaxActiveError
+	)
+	switch {
+	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
+		errors.Is(err, pat.ErrUnauthenticated):
+		return "authentication required: send Authorization: Bearer <session JWT or personal access token>",
+			map[string]any{"code": codeUnauthenticated}, true
+	case errors.Is(err, pat.ErrForbidden):
+		return err.Error(), map[string]any{"code": codeForbidden}, true
+	case errors.Is(err, pat.ErrNotFound):
+		return "token not found", map[string]any{"code": codeNotFound}, true
+	case errors.Is(err, date.ErrInvalid):
+		// Date is only ever an input for expiresAt.
+		input = pat.ErrInvalidDate
+		fallthrough
+	case errors.As(err, &input):
+		return input.Message, map[string]any{"code": codeBadUserInput, "reason": string(input.Reason)}, true
+	case errors.As(err, &quota):
+		return quota.Error(), rateLimited(quota.ResetAt), true
+	case errors.As(err, &rate):
+		return rate.Error(), rateLimited(rate.ResetAt), true
+	case errors.As(err, &maxActive):
+		return maxActive.Error(), map[string]any{"code": codeMaxTokens, "maxActiveTokens": maxActive.Max}, true
+	}
+	return "", nil, false
+}
+
+func rateLimited(resetAt time.Time) map[string]any {
+	return map[string]any{
+		"code":              codeRateLimited,
+		"resetAt":           date.Format(resetAt),
+		"retryAfterSeconds": limit.RetryAfter(time.Until(resetAt)),
 	}
 }

@@ -35,30 +35,7 @@ type Options struct {
 // carry their authentication outcome (auth.Middleware).
 func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	cfg := Config{Resolvers: &Resolver{Tokens: svc}}
-	// List fields cost what they may return, so one query cannot ask for
-	// many pages at once.
-	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
-	// they are costed as the nearest valid one.
-	listCost := func(child int, first *int, _ *string) int {
-		return roundTripCost + child*min(max(pageSize(first), 1), pat.MaxPageSize)
-	}
-	cfg.Complexity.Query.PersonalAccessTokens = listCost
-	cfg.Complexity.User.PersonalAccessTokens = listCost
-	// Fields that each cost a database round trip are priced so that aliasing
-	// one many times over cannot fan a request out into hundreds of queries.
-	cfg.Complexity.Query.PersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
-	cfg.Complexity.Query.APIKeyRateLimit = func(child int) int { return roundTripCost + child }
-	cfg.Complexity.Mutation.CreatePersonalAccessToken = func(child int, _ string, _ *time.Time) int { return roundTripCost + child }
-	cfg.Complexity.Mutation.DeletePersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
-	cfg.Complexity.Mutation.RotatePersonalAccessToken = func(child int, _ string, _ *time.Time, _ *int) int {
-		return roundTripCost + child
-	}
-	// Each representation resolves its own selection (a User's token list is
-	// a query per representation): cost them all.
-	cfg.Complexity.Query.__resolve_entities = func(child int, reps []map[string]any) int {
-		return 1 + child*max(len(reps), 1)
-	}
-
+	priceFields(&cfg.Complexity)
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.POST{})
@@ -98,6 +75,34 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		}
 		srv.ServeHTTP(w, r)
 	})
+}
+
+// priceFields sets the complexity of the fields that cost more than their
+// selection.
+func priceFields(c *ComplexityRoot) {
+	// List fields cost what they may return, so one query cannot ask for
+	// many pages at once.
+	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
+	// they are costed as the nearest valid one.
+	listCost := func(child int, first *int, _ *string) int {
+		return roundTripCost + child*min(max(pageSize(first), 1), pat.MaxPageSize)
+	}
+	c.Query.PersonalAccessTokens = listCost
+	c.User.PersonalAccessTokens = listCost
+	// Fields that each cost a database round trip are priced so that aliasing
+	// one many times over cannot fan a request out into hundreds of queries.
+	c.Query.PersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
+	c.Query.APIKeyRateLimit = func(child int) int { return roundTripCost + child }
+	c.Mutation.CreatePersonalAccessToken = func(child int, _ string, _ *time.Time) int { return roundTripCost + child }
+	c.Mutation.DeletePersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
+	c.Mutation.RotatePersonalAccessToken = func(child int, _ string, _ *time.Time, _ *int) int {
+		return roundTripCost + child
+	}
+	// Each representation resolves its own selection (a User's token list is
+	// a query per representation): cost them all.
+	c.Query.__resolve_entities = func(child int, reps []map[string]any) int {
+		return 1 + child*max(len(reps), 1)
+	}
 }
 
 // operationLabel names an operation for metrics by its first root field, a
@@ -146,7 +151,7 @@ func (federationOnlyIntrospection) MutateOperationContext(_ context.Context, oc 
 		switch f.Name {
 		case "__schema", "__type":
 			err := gqlerror.Errorf("introspection is disabled; the schema is published through _service { sdl }")
-			err.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
+			err.Extensions = map[string]any{"code": codeValidation}
 			return err
 		case "_service", "__typename":
 		default:
@@ -191,7 +196,7 @@ func (d shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	default:
 		return nil
 	}
-	err.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
+	err.Extensions = map[string]any{"code": codeValidation}
 	return err
 }
 

@@ -112,10 +112,7 @@ func (r *userResolver) PersonalAccessTokens(ctx context.Context, obj *model.User
 	if err != nil {
 		return nil, err
 	}
-	if p.UserID != obj.ID {
-		return nil, pat.ErrForbidden
-	}
-	page, err := r.Tokens.List(ctx, p, pageSize(first), deref(after))
+	page, err := r.Tokens.ListOf(ctx, p, obj.ID, pageSize(first), deref(after))
 	if err != nil {
 		return nil, err
 	}

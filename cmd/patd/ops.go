@@ -13,7 +13,6 @@ import (
 	"github.com/alternatefutures/patd/internal/config"
 	"github.com/alternatefutures/patd/internal/database"
 	"github.com/alternatefutures/patd/internal/legacy"
-	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/logging"
 	"github.com/alternatefutures/patd/internal/pat"
 )
@@ -32,16 +31,14 @@ func migratedDatabase(ctx context.Context, log *slog.Logger) (*pgxpool.Pool, err
 	return pool, nil
 }
 
-// opsService returns a token service for the one-shot commands.
-func opsService(ctx context.Context) (*pat.Service, func(), error) {
+// maintenance returns the maintenance operations for the one-shot commands.
+func maintenance(ctx context.Context) (*pat.Maintenance, func(), error) {
 	log := logging.New(os.Stderr, logLevel)
 	pool, err := migratedDatabase(ctx, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	// These commands create no tokens: the quota is never consulted.
-	svc := pat.New(pool, pat.Config{}, pat.Deps{Quota: limit.NewMemoryQuota(1, 1), Log: log})
-	return svc, pool.Close, nil
+	return pat.NewMaintenance(pool, log), pool.Close, nil
 }
 
 func migrate(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -60,12 +57,12 @@ func cleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := newFlags("cleanup", "Delete expired tokens once and exit (for cron).", stderr).Parse(args); err != nil {
 		return err
 	}
-	svc, closeDB, err := opsService(ctx)
+	m, closeDB, err := maintenance(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	n, ran, err := svc.Cleanup(ctx)
+	n, ran, err := m.Cleanup(ctx)
 	if err != nil {
 		return err
 	}
@@ -116,12 +113,12 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		tokens = append(tokens, t)
 	}
-	svc, closeDB, err := opsService(ctx)
+	m, closeDB, err := maintenance(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	imported, skipped, err := svc.Import(ctx, tokens)
+	imported, skipped, err := m.Import(ctx, tokens)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 )
 
@@ -36,4 +37,15 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		p, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p, err)))
 	})
+}
+
+// OptionalFromContext is FromContext for operations open to anonymous
+// callers: a request with no credentials at all gets the zero Principal and
+// no error; refused credentials are still an error.
+func OptionalFromContext(ctx context.Context) (Principal, error) {
+	p, err := FromContext(ctx)
+	if errors.Is(err, ErrNoCredentials) {
+		return Principal{}, nil
+	}
+	return p, err
 }

@@ -14,51 +14,80 @@ import (
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
 
-// writeServiceError maps an error of the token service to the REST routes'
-// status and body, in this one place. Errors it does not know are internal:
-// the caller gets a generic message, the log gets the detail.
+// Codes of the REST answers' "code" field, besides the pat.Reason values of
+// input errors and the validate route's pat.Outcome values.
+const (
+	codeBadRequest                = "BAD_REQUEST"
+	codeValidation                = "VALIDATION_ERROR"
+	codePayloadTooLarge           = "PAYLOAD_TOO_LARGE"
+	codeUnauthenticated           = "UNAUTHENTICATED"
+	codeForbidden                 = "FORBIDDEN"
+	codeNotFound                  = "NOT_FOUND"
+	codeMaxTokens                 = "MAX_TOKENS_EXCEEDED"
+	codeRateLimited               = "RATE_LIMIT_EXCEEDED"
+	codeInvalidServiceCredentials = "INVALID_SERVICE_CREDENTIALS"
+	codeInternal                  = "INTERNAL_SERVER_ERROR"
+)
+
+// writeServiceError maps an error of the token domain or of authentication
+// to the REST routes' status and body, in this one place. Errors it does not
+// know are internal: the caller gets a generic message, the log the detail.
 func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var (
 		input     *pat.InputError
-		rate      *pat.RateLimitError
-		tokenRate *pat.TokenRateLimitError
-		max       *pat.MaxTokensError
+		quota     *pat.QuotaError
+		rate      *pat.RateError
+		maxActive *pat.MaxActiveError
 	)
 	switch {
 	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
 		errors.Is(err, pat.ErrUnauthenticated):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="patd"`)
-		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "authentication required")
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated, "authentication required")
 	case errors.Is(err, pat.ErrForbidden):
-		writeError(w, http.StatusForbidden, "FORBIDDEN", err.Error())
+		writeError(w, http.StatusForbidden, codeForbidden, err.Error())
 	case errors.Is(err, pat.ErrNotFound):
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "Token not found")
+		writeError(w, http.StatusNotFound, codeNotFound, "Token not found")
 	case errors.As(err, &input):
-		code := input.Reason
-		if code == pat.ReasonInvalidPagination || code == pat.ReasonInvalidGrace {
-			code = "VALIDATION_ERROR"
-		}
-		writeError(w, http.StatusBadRequest, code, input.Message)
-	case errors.As(err, &max):
+		writeError(w, http.StatusBadRequest, inputCode(input.Reason), input.Message)
+	case errors.As(err, &maxActive):
 		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"error": max.Error(), "code": "MAX_TOKENS_EXCEEDED", "maxActiveTokens": max.Max,
+			"error": maxActive.Error(), "code": codeMaxTokens, "maxActiveTokens": maxActive.Max,
 		})
+	case errors.As(err, &quota):
+		setRateLimitHeaders(w, quota.Usage())
+		writeRateLimited(w, quota.Error(), quota.ResetAt)
 	case errors.As(err, &rate):
-		setRateLimitHeaders(w, limit.Usage{Limit: rate.Limit, Window: rate.Window, ResetAt: rate.ResetAt})
 		writeRateLimited(w, rate.Error(), rate.ResetAt)
-	case errors.As(err, &tokenRate):
-		writeRateLimited(w, tokenRate.Error(), tokenRate.ResetAt)
 	default:
 		log.ErrorContext(r.Context(), "request failed", "error", err, "route", r.Pattern,
 			"request_id", requestinfo.FromContext(r.Context()).ID)
-		writeError(w, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error")
+		writeError(w, http.StatusInternalServerError, codeInternal, "internal server error")
 	}
 }
 
+// inputCode is the REST code of an input error: the reasons the old API had
+// keep their names, the others are VALIDATION_ERROR.
+func inputCode(r pat.Reason) string {
+	switch r {
+	case pat.ReasonInvalidName, pat.ReasonInvalidExpiration:
+		return string(r)
+	}
+	return codeValidation
+}
+
 func writeRateLimited(w http.ResponseWriter, msg string, resetAt time.Time) {
-	retry := pat.RetryAfterSeconds(resetAt, time.Now())
+	retry := limit.RetryAfter(time.Until(resetAt))
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{
-		"error": msg, "code": "RATE_LIMIT_EXCEEDED", "resetAt": date.Format(resetAt), "retryAfterSeconds": retry,
+		"error": msg, "code": codeRateLimited, "resetAt": date.Format(resetAt), "retryAfterSeconds": retry,
 	})
+}
+
+// setRateLimitHeaders writes the IETF RateLimit and RateLimit-Policy fields
+// (draft-ietf-httpapi-ratelimit-headers) for the creation quota.
+func setRateLimitHeaders(w http.ResponseWriter, u limit.Usage) {
+	reset := limit.CeilSeconds(time.Until(u.ResetAt))
+	w.Header().Set("RateLimit-Policy", `"create";q=`+strconv.Itoa(u.Limit)+`;w=`+strconv.Itoa(int(u.Window.Seconds())))
+	w.Header().Set("RateLimit", `"create";r=`+strconv.Itoa(u.Remaining)+`;t=`+strconv.Itoa(reset))
 }

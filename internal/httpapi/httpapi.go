@@ -1,6 +1,8 @@
-// Package httpapi is patd's HTTP surface: it routes every request to the
-// GraphQL endpoint, the validate route, the REST compatibility routes and the
-// operational endpoints, with request ids, access logs and body limits.
+// Package httpapi is patd's REST front door: the validate route backends
+// call, the token management routes the CLI calls, revoke-all, health and
+// readiness, and the middleware every route shares (request info and access
+// log, body limits, the service secret). The route table itself is the
+// server's; every rule is the pat package's.
 package httpapi
 
 import (
@@ -8,18 +10,16 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/alternatefutures/patd/internal/auth"
-	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
 // Body limits.
 const (
-	maxGraphQLBody = 1 << 20
-	maxRESTBody    = 4 << 10
+	MaxGraphQLBody = 1 << 20
+	MaxRESTBody    = 4 << 10
 )
 
 // Check is a dependency that /readyz asks.
@@ -28,57 +28,13 @@ type Check struct {
 	Ping func(context.Context) error
 }
 
-// Config holds what the HTTP surface is built from.
-type Config struct {
-	Tokens         *pat.Service
-	Auth           *auth.Authenticator
-	ServiceSecrets auth.ServiceSecrets
-	GraphQL        http.Handler
-	Checks         []Check
-	TrustedProxies []netip.Prefix
-	Metrics        *metrics.Metrics // may be nil
-	// MetricsHandler serves GET /metrics.
-	MetricsHandler http.Handler
-	Log            *slog.Logger
+// Healthz answers 200 while the process runs.
+func Healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// New returns the handler for every route patd serves.
-func New(cfg Config) http.Handler {
-	mux := http.NewServeMux()
-	user := cfg.Auth.Middleware
-
-	gql := limitBody(maxGraphQLBody, user(cfg.GraphQL))
-	mux.Handle("POST /graphql", gql)
-	mux.Handle("GET /graphql", gql)
-	mux.Handle("OPTIONS /graphql", gql)
-
-	validate := &validateHandler{tokens: cfg.Tokens, secrets: cfg.ServiceSecrets, metrics: cfg.Metrics, log: cfg.Log}
-	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
-		mux.Handle("POST "+path, validate)
-	}
-
-	th := &tokenHandlers{tokens: cfg.Tokens, log: cfg.Log}
-	for _, base := range []string{"/api/tokens", "/tokens"} {
-		mux.Handle("POST "+base, limitBody(maxRESTBody, user(th.withCaller(th.create))))
-		mux.Handle("GET "+base, user(th.withCaller(th.list)))
-		mux.Handle("GET "+base+"/limits", user(th.withCaller(th.limits)))
-		mux.Handle("DELETE "+base+"/{id}", user(th.withCaller(th.delete)))
-	}
-
-	mux.Handle("POST /internal/users/{userId}/revoke-all", &revokeAllHandler{tokens: cfg.Tokens, secrets: cfg.ServiceSecrets, log: cfg.Log})
-
-	if cfg.MetricsHandler != nil {
-		mux.Handle("GET /metrics", cfg.MetricsHandler)
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", readyz(cfg.Checks))
-
-	return withRequestInfo(cfg.Log, cfg.TrustedProxies, mux)
-}
-
-func readyz(checks []Check) http.HandlerFunc {
+// Readyz answers 200 when every check passes, else 503, naming each check's state.
+func Readyz(checks []Check) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -94,6 +50,18 @@ func readyz(checks []Check) http.HandlerFunc {
 	}
 }
 
+// RequireServiceSecret lets through only requests that carry one of the
+// service secrets; others get 403 INVALID_SERVICE_CREDENTIALS.
+func RequireServiceSecret(secrets auth.ServiceSecrets, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !secrets.Check(r) {
+			writeError(w, http.StatusForbidden, codeInvalidServiceCredentials, "missing or wrong service secret")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -105,28 +73,20 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg, "code": code})
 }
 
-// revokeAllHandler deletes every token of a user whose account is going; only
-// backends holding the service secret may call it.
-type revokeAllHandler struct {
-	tokens  *pat.Service
-	secrets auth.ServiceSecrets
-	log     *slog.Logger
-}
-
-func (h *revokeAllHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.secrets.Check(r) {
-		writeError(w, http.StatusForbidden, "INVALID_SERVICE_CREDENTIALS", "missing or wrong service secret")
-		return
+// RevokeAll deletes every token of the user in the path, for when the account
+// goes. Only backends may call it: serve it behind RequireServiceSecret.
+func RevokeAll(tokens *pat.Service, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		userID := r.PathValue("userId")
+		if userID == "" {
+			writeError(w, http.StatusBadRequest, codeBadRequest, "missing user id")
+			return
+		}
+		n, err := tokens.RevokeAll(r.Context(), userID)
+		if err != nil {
+			writeServiceError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": n})
 	}
-	userID := r.PathValue("userId")
-	if userID == "" {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "missing user id")
-		return
-	}
-	n, err := h.tokens.RevokeAll(r.Context(), userID)
-	if err != nil {
-		writeServiceError(w, r, h.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": n})
 }

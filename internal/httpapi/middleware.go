@@ -17,11 +17,11 @@ import (
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
 
-// withRequestInfo gives each request an id (the X-Request-Id a trusted proxy
+// WithRequestInfo gives each request an id (the X-Request-Id a trusted proxy
 // sends, when sane: anyone else could forge audit rows' ids), works out the
 // client's address, logs one line when the request is done, and echoes the id
 // in X-Request-Id.
-func withRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
+func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ip, viaProxy := clientIP(r, trusted)
@@ -129,9 +129,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// limitBody answers 413 to a request whose body is over limit bytes, and
+// LimitBody answers 413 to a request whose body is over limit bytes, and
 // otherwise hands next the body read into memory.
-func limitBody(limit int, next http.Handler) http.Handler {
+func LimitBody(limit int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r, limit, nil)
 		if !ok {
@@ -142,50 +142,21 @@ func limitBody(limit int, next http.Handler) http.Handler {
 	})
 }
 
-var errTooLarge = errors.New("body too large")
-
 // readBody appends the body of r to buf and returns it. Over limit bytes it
 // answers 413, and 400 when the body cannot be read; ok is false then.
 func readBody(w http.ResponseWriter, r *http.Request, limit int, buf []byte) (body []byte, ok bool) {
-	if r.ContentLength > int64(limit) {
-		tooLarge(w, limit)
-		return buf, false
-	}
-	body, err := readAtMost(r.Body, buf, limit)
+	b := bytes.NewBuffer(buf)
+	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, int64(limit)))
+	var tooBig *http.MaxBytesError
 	switch {
-	case errors.Is(err, errTooLarge):
-		tooLarge(w, limit)
-		return body, false
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is larger than "+byteSize(limit))
+		return b.Bytes(), false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
-		return body, false
+		writeError(w, http.StatusBadRequest, codeBadRequest, "could not read the request body")
+		return b.Bytes(), false
 	}
-	return body, true
-}
-
-// readAtMost appends r to buf, failing with errTooLarge past limit bytes.
-func readAtMost(r io.Reader, buf []byte, limit int) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
-func tooLarge(w http.ResponseWriter, limit int) {
-	writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
-		"request body is larger than "+byteSize(limit))
+	return b.Bytes(), true
 }
 
 func byteSize(n int) string {

@@ -3,23 +3,21 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/date"
-	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
-// tokenHandlers serve the REST routes the existing CLI and backend call
+// Tokens serves the REST token routes the existing CLI and backend call
 // (/api/tokens and /tokens); every rule is the pat service's, as for GraphQL.
-type tokenHandlers struct {
-	tokens *pat.Service
-	log    *slog.Logger
+// Requests must carry their authentication outcome (auth.Middleware).
+type Tokens struct {
+	Service *pat.Service
+	Log     *slog.Logger
 }
 
 // listedToken is a token in a list answer; timestamps as in GraphQL, null
@@ -43,45 +41,47 @@ type createdToken struct {
 	CreatedAt   string  `json:"createdAt"`
 }
 
-// withCaller adapts a handler that needs the authenticated caller; it
-// answers for failed authentication itself.
-func (h *tokenHandlers) withCaller(fn func(http.ResponseWriter, *http.Request, auth.Principal)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth.FromContext(r.Context())
-		if err != nil {
-			writeServiceError(w, r, h.log, err)
-			return
-		}
-		fn(w, r, p)
-	})
+// caller returns the authenticated caller, or answers for failed
+// authentication itself and returns ok false.
+func (h *Tokens) caller(w http.ResponseWriter, r *http.Request) (p auth.Principal, ok bool) {
+	p, err := auth.FromContext(r.Context())
+	if err != nil {
+		writeServiceError(w, r, h.Log, err)
+		return p, false
+	}
+	return p, true
 }
 
-func (h *tokenHandlers) create(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+// Create mints a token: POST {"name", "expiresAt"?}.
+func (h *Tokens) Create(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.caller(w, r)
+	if !ok {
+		return
+	}
+	body, ok := readBody(w, r, MaxRESTBody, nil)
+	if !ok {
+		return
+	}
 	var req struct {
 		Name      *string         `json:"name"`
 		ExpiresAt json.RawMessage `json:"expiresAt"`
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil || json.Unmarshal(body, &req) != nil {
-		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", `want a JSON body {"name": "…", "expiresAt": <optional>}`)
+	if json.Unmarshal(body, &req) != nil {
+		writeError(w, http.StatusBadRequest, codeValidation, `want a JSON body {"name": "…", "expiresAt": <optional>}`)
 		return
 	}
 	if req.Name == nil {
-		writeError(w, http.StatusBadRequest, "INVALID_TOKEN_NAME", "name is required")
+		writeError(w, http.StatusBadRequest, string(pat.ReasonInvalidName), "name is required")
 		return
 	}
-	var expiresAt *time.Time
-	if len(req.ExpiresAt) > 0 && string(req.ExpiresAt) != "null" {
-		t, err := parseJSONDate(req.ExpiresAt)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "INVALID_EXPIRATION", "expiresAt must be an RFC 3339 string or an integer of epoch milliseconds")
-			return
-		}
-		expiresAt = &t
-	}
-	c, err := h.tokens.Create(r.Context(), p, *req.Name, expiresAt)
+	expiresAt, err := parseJSONDate(req.ExpiresAt)
 	if err != nil {
-		writeServiceError(w, r, h.log, err)
+		writeServiceError(w, r, h.Log, pat.ErrInvalidDate)
+		return
+	}
+	c, err := h.Service.Create(r.Context(), p, *req.Name, expiresAt)
+	if err != nil {
+		writeServiceError(w, r, h.Log, err)
 		return
 	}
 	setRateLimitHeaders(w, c.Quota)
@@ -95,14 +95,17 @@ func (h *tokenHandlers) create(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}})
 }
 
-func (h *tokenHandlers) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	// The old API returned every token at once; keep doing so, a page at a time.
+// List answers every token of the caller at once, as the old API did.
+func (h *Tokens) List(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.caller(w, r)
+	if !ok {
+		return
+	}
 	out := []listedToken{}
-	after := ""
-	for {
-		page, err := h.tokens.List(r.Context(), p, pat.MaxPageSize, after)
+	for after := ""; ; {
+		page, err := h.Service.List(r.Context(), p, pat.MaxPageSize, after)
 		if err != nil {
-			writeServiceError(w, r, h.log, err)
+			writeServiceError(w, r, h.Log, err)
 			return
 		}
 		for _, t := range page.Tokens {
@@ -123,18 +126,28 @@ func (h *tokenHandlers) list(w http.ResponseWriter, r *http.Request, p auth.Prin
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 }
 
-func (h *tokenHandlers) delete(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if err := h.tokens.Delete(r.Context(), p, r.PathValue("id")); err != nil {
-		writeServiceError(w, r, h.log, err)
+// Delete deletes the caller's token named in the path.
+func (h *Tokens) Delete(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.caller(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Service.Delete(r.Context(), p, r.PathValue("id")); err != nil {
+		writeServiceError(w, r, h.Log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Token deleted successfully"})
 }
 
-func (h *tokenHandlers) limits(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	l, err := h.tokens.Limits(r.Context(), p)
+// Limits tells where the caller stands against the creation quota and the cap.
+func (h *Tokens) Limits(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.caller(w, r)
+	if !ok {
+		return
+	}
+	l, err := h.Service.Limits(r.Context(), p)
 	if err != nil {
-		writeServiceError(w, r, h.log, err)
+		writeServiceError(w, r, h.Log, err)
 		return
 	}
 	setRateLimitHeaders(w, l.Quota)
@@ -144,22 +157,21 @@ func (h *tokenHandlers) limits(w http.ResponseWriter, r *http.Request, p auth.Pr
 	})
 }
 
-// setRateLimitHeaders writes the IETF RateLimit and RateLimit-Policy fields
-// (draft-ietf-httpapi-ratelimit-headers) for the creation quota.
-func setRateLimitHeaders(w http.ResponseWriter, u limit.Usage) {
-	reset := max(int(time.Until(u.ResetAt).Seconds()+0.999), 0)
-	w.Header().Set("RateLimit-Policy", `"create";q=`+strconv.Itoa(u.Limit)+`;w=`+strconv.Itoa(int(u.Window.Seconds())))
-	w.Header().Set("RateLimit", `"create";r=`+strconv.Itoa(u.Remaining)+`;t=`+strconv.Itoa(reset))
-}
-
-// parseJSONDate reads a JSON timestamp: an RFC 3339 string or an integer of
-// epoch milliseconds.
-func parseJSONDate(raw json.RawMessage) (time.Time, error) {
+// parseJSONDate reads an optional JSON timestamp: an RFC 3339 string or an
+// integer of epoch milliseconds; nil when absent or null.
+func parseJSONDate(raw json.RawMessage) (*time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
-	return date.Parse(v)
+	t, err := date.Parse(v)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
@@ -37,28 +37,29 @@ type invalidAnswer struct {
 	RetryAfter int    `json:"retryAfterSeconds,omitempty"`
 }
 
+// Validate answers "is this PAT valid, and whose is it?" (POST
+// {"token"}). Every answer but VALID has a non-2xx status, so a caller that
+// only checks the status fails safe. Only backends may call it: serve it
+// behind RequireServiceSecret.
+func Validate(v *pat.Validator, m *metrics.Metrics, log *slog.Logger) http.Handler {
+	return &validateHandler{validator: v, metrics: m, log: log}
+}
+
 type validateHandler struct {
-	tokens  *pat.Service
-	secrets auth.ServiceSecrets
-	metrics *metrics.Metrics
-	log     *slog.Logger
+	validator *pat.Validator
+	metrics   *metrics.Metrics
+	log       *slog.Logger
 }
 
 var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// ServeHTTP answers "is this PAT valid, and whose is it?". Every answer but
-// VALID has a non-2xx status, so a caller that only checks the status fails safe.
 func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer func() { h.metrics.ValidateLatency(time.Since(start)) }()
 
-	if !h.secrets.Check(r) {
-		writeError(w, http.StatusForbidden, "INVALID_SERVICE_CREDENTIALS", "missing or wrong service secret")
-		return
-	}
 	bp := bodyBuffers.Get().(*[]byte)
 	defer bodyBuffers.Put(bp)
-	body, ok := readBody(w, r, maxRESTBody, (*bp)[:0])
+	body, ok := readBody(w, r, MaxRESTBody, (*bp)[:0])
 	*bp = body[:0]
 	if !ok {
 		return
@@ -67,21 +68,21 @@ func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Token *string `json:"token"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || req.Token == nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", `want a JSON body {"token": "<personal access token>"}`)
+		writeError(w, http.StatusBadRequest, codeBadRequest, `want a JSON body {"token": "<personal access token>"}`)
 		return
 	}
 
-	v, err := h.tokens.Validate(r.Context(), *req.Token)
+	v, err := h.validator.Validate(r.Context(), *req.Token)
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "validate: token store unavailable", "error", err,
 			"request_id", requestinfo.FromContext(r.Context()).ID)
-		writeValidation(w, http.StatusServiceUnavailable, invalidAnswer{Code: "UNAVAILABLE"})
+		writeValidation(w, http.StatusServiceUnavailable, invalidAnswer{Code: string(pat.OutcomeUnavailable)})
 		return
 	}
-	switch v.Code {
-	case pat.Valid:
+	switch v.Outcome {
+	case pat.OutcomeValid:
 		out := validAnswer{
-			Valid: true, Active: true, Code: string(v.Code),
+			Valid: true, Active: true, Code: string(v.Outcome),
 			UserID: v.UserID, TokenID: v.TokenID, Name: v.Name, Sub: v.UserID,
 			Iat: v.CreatedAt.Unix(), TokenType: "personal_access_token",
 		}
@@ -90,12 +91,12 @@ func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out.Exp = &exp
 		}
 		writeValidation(w, http.StatusOK, out)
-	case pat.RateLimited:
-		secs := pat.RetryAfterSeconds(start.Add(v.RetryAfter), start)
+	case pat.OutcomeRateLimited:
+		secs := limit.RetryAfter(v.RetryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeValidation(w, http.StatusTooManyRequests, invalidAnswer{Code: string(v.Code), RetryAfter: secs})
+		writeValidation(w, http.StatusTooManyRequests, invalidAnswer{Code: string(v.Outcome), RetryAfter: secs})
 	default: // NOT_FOUND, EXPIRED, MALFORMED
-		writeValidation(w, http.StatusUnauthorized, invalidAnswer{Code: string(v.Code)})
+		writeValidation(w, http.StatusUnauthorized, invalidAnswer{Code: string(v.Outcome)})
 	}
 }
 

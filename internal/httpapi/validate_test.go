@@ -112,7 +112,7 @@ func TestValidateRefusals(t *testing.T) {
 
 	// An expired token: imported from the old backend already expired.
 	past := time.Now().Add(-time.Hour)
-	if _, _, err := r.Server.Tokens.Import(context.Background(), []legacy.Token{{
+	if _, _, err := r.Server.Maintenance.Import(context.Background(), []legacy.Token{{
 		Line: 2, ID: "legacy-expired", Name: "old", Secret: "af_live_" + strings.Repeat("x", 32), UserID: "user-1", ExpiresAt: &past,
 	}}); err != nil {
 		t.Fatal(err)
@@ -279,8 +279,8 @@ func TestConcurrentMissesShareOneQuery(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := r.Server.Tokens.Validate(context.Background(), secret)
-			if err != nil || v.Code != "VALID" {
+			v, err := r.Server.Validator.Validate(context.Background(), secret)
+			if err != nil || v.Outcome != "VALID" {
 				codes <- 0
 				return
 			}
@@ -442,7 +442,7 @@ func TestLastUsedAtWrittenInBatches(t *testing.T) {
 		t.Fatalf("lastUsedAt written on the request path: %v", got)
 	}
 	writes := r.Queries("SET last_used_at")
-	if err := r.Server.Tokens.FlushLastUsed(context.Background()); err != nil {
+	if err := r.Server.Validator.FlushLastUsed(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := r.Queries("SET last_used_at") - writes; n != 1 {
@@ -457,7 +457,7 @@ func TestLastUsedAtWrittenInBatches(t *testing.T) {
 	// Within the minute, further uses are not written again.
 	validate(t, r, s1)
 	writes = r.Queries("SET last_used_at")
-	if err := r.Server.Tokens.FlushLastUsed(context.Background()); err != nil {
+	if err := r.Server.Validator.FlushLastUsed(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := r.Queries("SET last_used_at") - writes; n != 0 {
@@ -510,7 +510,7 @@ func TestRevocationDuringLookupIsNotCached(t *testing.T) {
 	go func() {
 		defer close(done)
 		// Reads the row, then pauses before caching while A deletes it.
-		_, _ = b.Server.Tokens.Validate(context.Background(), secret)
+		_, _ = b.Server.Validator.Validate(context.Background(), secret)
 	}()
 	time.Sleep(200 * time.Millisecond)
 	deleteToken(t, a, "user-1", id)

@@ -48,3 +48,30 @@ type Quota interface {
 	// Usage tells where key stands without taking a slot.
 	Usage(ctx context.Context, key string) (Usage, error)
 }
+
+// CeilSeconds is d in whole seconds, rounded up; 0 when d is not positive.
+func CeilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// RetryAfter is what Retry-After and retryAfterSeconds say for a wait of d:
+// whole seconds rounded up, at least 1, so a client never retries at once.
+func RetryAfter(d time.Duration) int {
+	return max(CeilSeconds(d), 1)
+}
+
+// DescribeWindow names a quota window for people: "day" for 24 h.
+func DescribeWindow(d time.Duration) string {
+	switch {
+	case d == 24*time.Hour:
+		return "day"
+	case d == time.Hour:
+		return "hour"
+	case d == time.Minute:
+		return "minute"
+	}
+	return d.String()
+}

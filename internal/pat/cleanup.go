@@ -3,13 +3,28 @@ package pat
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/alternatefutures/patd/db"
 )
+
+// Maintenance is what operators run on the token store: expired-token
+// cleanup (also hourly in every replica) and the import of the old backend's
+// tokens.
+type Maintenance struct {
+	store
+	log *slog.Logger
+}
+
+// NewMaintenance returns the maintenance operations on the tokens in pool.
+func NewMaintenance(pool *pgxpool.Pool, log *slog.Logger) *Maintenance {
+	return &Maintenance{store: newStore(pool), log: log}
+}
 
 // cleanupBatch is how many expired tokens one cleanup transaction deletes, so
 // that no transaction holds many row locks for long.
@@ -18,8 +33,8 @@ const cleanupBatch = 1000
 // Cleanup deletes every expired token, in batches, with an audit event for
 // each. Only one replica cleans up at a time: when another holds the cleanup
 // lock, Cleanup returns (0, false, nil) at once.
-func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
+func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err error) {
+	conn, err := m.pool.Acquire(ctx)
 	if err != nil {
 		return 0, false, fmt.Errorf("cleanup: %w", err)
 	}
@@ -50,7 +65,7 @@ func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error
 			}
 			// Expired tokens already fail validation, cached or not: no
 			// revocation needed.
-			return s.auditMany(ctx, q, "cleanup", "system", users, ids)
+			return auditMany(ctx, q, ActionCleanup, ActorSystem, users, ids)
 		})
 		if err != nil {
 			return deleted, true, fmt.Errorf("cleanup: %w", err)
@@ -66,7 +81,7 @@ func (s *Service) Cleanup(ctx context.Context) (deleted int, ran bool, err error
 // often than interval still clean up), then every interval, until ctx is done.
 // The first run waits a random minute so replicas starting together do not
 // all try at once.
-func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
+func (m *Maintenance) RunCleanup(ctx context.Context, interval time.Duration) {
 	wait := time.Duration(rand.Int64N(int64(time.Minute)))
 	for {
 		select {
@@ -75,12 +90,12 @@ func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
 		case <-time.After(wait):
 		}
 		wait = interval
-		n, ran, err := s.Cleanup(ctx)
+		n, ran, err := m.Cleanup(ctx)
 		switch {
 		case err != nil:
-			s.log.ErrorContext(ctx, "expired token cleanup failed", "error", err, "deleted", n)
+			m.log.ErrorContext(ctx, "expired token cleanup failed", "error", err, "deleted", n)
 		case ran:
-			s.log.InfoContext(ctx, "expired tokens deleted", "deleted", n)
+			m.log.InfoContext(ctx, "expired tokens deleted", "deleted", n)
 		}
 	}
 }

@@ -3,12 +3,14 @@ package pat
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
+
+	"github.com/alternatefutures/patd/internal/limit"
+	"github.com/alternatefutures/patd/internal/token"
 )
 
-// Errors the service returns; the front doors map them to GraphQL codes and
-// HTTP statuses, each in one place. Any other error is internal.
+// Errors the token operations return. The front doors map them to GraphQL
+// codes and HTTP statuses, each in one place; any other error is internal.
 var (
 	ErrUnauthenticated = errors.New("authentication required")
 	ErrForbidden       = errors.New("not allowed")
@@ -17,60 +19,72 @@ var (
 	ErrUnavailable = errors.New("token store unavailable")
 )
 
+// Reason says, in a machine-readable way, what is wrong with a request's input.
+type Reason string
+
 // Reasons of an InputError.
 const (
-	ReasonInvalidName       = "INVALID_TOKEN_NAME"
-	ReasonInvalidExpiration = "INVALID_EXPIRATION"
-	ReasonInvalidPagination = "INVALID_PAGINATION"
-	ReasonInvalidGrace      = "INVALID_GRACE_PERIOD"
+	ReasonInvalidName       Reason = "INVALID_TOKEN_NAME"
+	ReasonInvalidExpiration Reason = "INVALID_EXPIRATION"
+	ReasonInvalidPagination Reason = "INVALID_PAGINATION"
+	ReasonInvalidGrace      Reason = "INVALID_GRACE_PERIOD"
 )
 
-// InputError is a request the caller must change: Reason is machine-readable.
+// InputError is a request the caller must change.
 type InputError struct {
-	Reason  string
+	Reason  Reason
 	Message string
 }
 
 func (e *InputError) Error() string { return e.Message }
 
-func inputError(reason, format string, args ...any) error {
+func inputError(reason Reason, format string, args ...any) error {
 	return &InputError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
-// RateLimitError means the creation quota is used up until ResetAt.
-type RateLimitError struct {
+// Messages of the input errors every front door reports alike.
+var (
+	msgInvalidName       = fmt.Sprintf("token name must be 1 to %d letters, digits, spaces, '-', '_' or '.'", token.MaxNameLength)
+	msgInvalidExpiration = fmt.Sprintf("expiresAt must be in the future and at most %d years ahead", token.MaxLifetimeYears)
+)
+
+// ErrInvalidDate is an expiresAt that is not a date at all; front doors that
+// parse dates themselves report it with InvalidDate.
+var ErrInvalidDate = &InputError{Reason: ReasonInvalidExpiration,
+	Message: "expiresAt must be an RFC 3339 string or an integer of epoch milliseconds"}
+
+// QuotaError means the user's creation quota is used up until ResetAt.
+type QuotaError struct {
 	Limit   int
 	Window  time.Duration
 	ResetAt time.Time
 }
 
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("token creation limit of %d per day reached; try again after %s",
-		e.Limit, e.ResetAt.UTC().Format(time.RFC3339))
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("token creation limit of %d per %s reached; try again after %s",
+		e.Limit, limit.DescribeWindow(e.Window), e.ResetAt.UTC().Format(time.RFC3339))
 }
 
-// RetryAfterSeconds is how long to wait from now until resetAt, in whole
-// seconds rounded up, at least 1: the value of Retry-After and
-// retryAfterSeconds.
-func RetryAfterSeconds(resetAt, now time.Time) int {
-	return max(int(math.Ceil(resetAt.Sub(now).Seconds())), 1)
+// Usage is where the user stands against the quota: nothing remaining.
+func (e *QuotaError) Usage() limit.Usage {
+	return limit.Usage{Limit: e.Limit, Window: e.Window, ResetAt: e.ResetAt}
 }
 
-// TokenRateLimitError means the token used to authenticate has been used more
+// RateError means the token used to authenticate has been validated more
 // often than its validation rate allows, until ResetAt.
-type TokenRateLimitError struct {
+type RateError struct {
 	ResetAt time.Time
 }
 
-func (e *TokenRateLimitError) Error() string {
+func (e *RateError) Error() string {
 	return "this personal access token is used too often; try again after " + e.ResetAt.UTC().Format(time.RFC3339)
 }
 
-// MaxTokensError means the user holds as many unexpired tokens as allowed.
-type MaxTokensError struct {
+// MaxActiveError means the user holds as many unexpired tokens as allowed.
+type MaxActiveError struct {
 	Max int
 }
 
-func (e *MaxTokensError) Error() string {
+func (e *MaxActiveError) Error() string {
 	return fmt.Sprintf("at most %d active tokens are allowed; delete one first", e.Max)
 }

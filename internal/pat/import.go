@@ -14,9 +14,9 @@ import (
 // and timestamps, in one transaction with an audit event for each. A token
 // already present (same id or same hash) is skipped, so importing a file twice
 // imports nothing twice.
-func (s *Service) Import(ctx context.Context, tokens []legacy.Token) (imported, skipped int, err error) {
+func (m *Maintenance) Import(ctx context.Context, tokens []legacy.Token) (imported, skipped int, err error) {
 	now := time.Now()
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	err = m.inTx(ctx, func(q *db.Queries) error {
 		imported, skipped = 0, 0
 		var ids, users []string
 		for _, t := range tokens {
@@ -34,15 +34,16 @@ func (s *Service) Import(ctx context.Context, tokens []legacy.Token) (imported, 
 				name = "imported token"
 			}
 			n, err := q.ImportToken(ctx, db.ImportTokenParams{
-				ID:         t.ID,
-				UserID:     t.UserID,
-				Name:       name,
-				TokenHash:  h[:],
-				TokenStart: token.Start(t.Secret),
-				ExpiresAt:  t.ExpiresAt,
-				LastUsedAt: t.LastUsedAt,
-				CreatedAt:  created,
-				UpdatedAt:  updated,
+				ID:             t.ID,
+				UserID:         t.UserID,
+				Name:           name,
+				TokenHash:      h[:],
+				TokenStart:     token.Start(t.Secret),
+				ExpiresAt:      t.ExpiresAt,
+				LastUsedAt:     t.LastUsedAt,
+				CreatedAt:      created,
+				UpdatedAt:      updated,
+				RemovalActions: removalActions,
 			})
 			if err != nil {
 				return fmt.Errorf("line %d: %w", t.Line, err)
@@ -57,7 +58,7 @@ func (s *Service) Import(ctx context.Context, tokens []legacy.Token) (imported, 
 		if len(ids) == 0 {
 			return nil
 		}
-		return s.auditMany(ctx, q, "import", "import", users, ids)
+		return auditMany(ctx, q, ActionImport, ActorImport, users, ids)
 	})
 	if err != nil {
 		return 0, 0, err

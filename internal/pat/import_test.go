@@ -20,14 +20,14 @@ func TestImportDoesNotResurrectDeletedTokens(t *testing.T) {
 		{Line: 2, ID: "old-1", Name: "kept", Secret: secret, UserID: "user-1"},
 		{Line: 3, ID: "old-2", Name: "deleted", Secret: "legacy-secret-two", UserID: "user-1"},
 	}
-	if n, skipped, err := r.Server.Tokens.Import(ctx, rows); err != nil || n != 2 || skipped != 0 {
+	if n, skipped, err := r.Server.Maintenance.Import(ctx, rows); err != nil || n != 2 || skipped != 0 {
 		t.Fatalf("first import: %d imported, %d skipped, %v", n, skipped, err)
 	}
 	resp := r.Do(http.MethodDelete, "/api/tokens/old-2", nil, "Authorization: Bearer "+r.JWT("user-1"))
 	if resp.Status != http.StatusOK {
 		t.Fatal(resp)
 	}
-	n, skipped, err := r.Server.Tokens.Import(ctx, rows)
+	n, skipped, err := r.Server.Maintenance.Import(ctx, rows)
 	if err != nil || n != 0 || skipped != 2 {
 		t.Fatalf("second import: %d imported, %d skipped, %v; want 0 and 2", n, skipped, err)
 	}

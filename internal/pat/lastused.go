@@ -69,22 +69,22 @@ func (u *usageRecorder) putBack(ids []string, times []time.Time) {
 }
 
 // FlushLastUsed writes the pending lastUsedAt values in one statement.
-func (s *Service) FlushLastUsed(ctx context.Context) error {
-	ids, times := s.usage.take(time.Now())
+func (v *Validator) FlushLastUsed(ctx context.Context) error {
+	ids, times := v.usage.take(time.Now())
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
-	s.metrics.LastUsedFlush(err)
+	err := v.q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
+	v.metrics.LastUsedFlush(err)
 	if err != nil {
-		s.usage.putBack(ids, times) // the next flush tries again
+		v.usage.putBack(ids, times) // the next flush tries again
 	}
 	return err
 }
 
 // RunLastUsedFlusher flushes lastUsedAt every flushInterval until ctx is
 // done. The caller flushes once more after the last request has finished.
-func (s *Service) RunLastUsedFlusher(ctx context.Context) {
+func (v *Validator) RunLastUsedFlusher(ctx context.Context) {
 	t := time.NewTicker(flushInterval)
 	defer t.Stop()
 	for {
@@ -92,8 +92,8 @@ func (s *Service) RunLastUsedFlusher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.FlushLastUsed(ctx); err != nil {
-				s.log.WarnContext(ctx, "lastUsedAt flush failed; will retry", "error", err)
+			if err := v.FlushLastUsed(ctx); err != nil {
+				v.log.WarnContext(ctx, "lastUsedAt flush failed; will retry", "error", err)
 			}
 		}
 	}

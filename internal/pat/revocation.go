@@ -36,7 +36,7 @@ func notifyRevoked(ctx context.Context, q *db.Queries, hashes [][]byte) error {
 		for i, h := range hashes[:n] {
 			parts[i] = hex.EncodeToString(h)
 		}
-		if err := q.NotifyRevoked(ctx, strings.Join(parts, ",")); err != nil {
+		if err := q.NotifyRevoked(ctx, db.NotifyRevokedParams{Channel: revocationChannel, Hashes: strings.Join(parts, ",")}); err != nil {
 			return err
 		}
 		hashes = hashes[n:]
@@ -46,32 +46,32 @@ func notifyRevoked(ctx context.Context, q *db.Queries, hashes [][]byte) error {
 
 // forget drops cached answers for hashes on this replica at once, without
 // waiting for its own notification to come back.
-func (s *Service) forget(hashes [][]byte) {
-	s.revocations.Add(1)
+func (v *Validator) forget(hashes [][]byte) {
+	v.revocations.Add(1)
 	for _, h := range hashes {
 		if len(h) == 32 {
-			s.cache.Delete([32]byte(h))
+			v.cache.Delete([32]byte(h))
 		}
 	}
 }
 
 // Listening reports whether this replica currently receives revocations.
-func (s *Service) Listening() bool { return s.listening.Load() }
+func (v *Validator) Listening() bool { return v.listening.Load() }
 
 // ListenRevocations keeps a connection listening for revocations until ctx is
 // done, reconnecting with backoff when it breaks.
-func (s *Service) ListenRevocations(ctx context.Context) {
+func (v *Validator) ListenRevocations(ctx context.Context) {
 	const minBackoff = 100 * time.Millisecond
 	backoff := minBackoff
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
-		if s.listening.Swap(false) {
+		err := v.listenOnce(ctx)
+		if v.listening.Swap(false) {
 			backoff = minBackoff // it had been listening: a fresh failure
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.WarnContext(ctx, "revocation listener disconnected; reconnecting", "error", err, "backoff", backoff)
+		v.log.WarnContext(ctx, "revocation listener disconnected; reconnecting", "error", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -81,10 +81,10 @@ func (s *Service) ListenRevocations(ctx context.Context) {
 	}
 }
 
-func (s *Service) listenOnce(ctx context.Context) error {
+func (v *Validator) listenOnce(ctx context.Context) error {
 	// pgx's default context handling interrupts the wait with a deadline, so
 	// the heartbeat's timeouts leave the connection usable.
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, v.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
@@ -93,10 +93,10 @@ func (s *Service) listenOnce(ctx context.Context) error {
 		return err
 	}
 	// Whatever was revoked while nobody listened is unknown: start afresh.
-	s.revocations.Add(1)
-	s.cache.Clear()
-	s.listening.Store(true)
-	s.log.InfoContext(ctx, "listening for revocations")
+	v.revocations.Add(1)
+	v.cache.Clear()
+	v.listening.Store(true)
+	v.log.InfoContext(ctx, "listening for revocations")
 	for {
 		// A connection that died silently never delivers another notice:
 		// check it whenever it has been quiet for a while.
@@ -112,12 +112,12 @@ func (s *Service) listenOnce(ctx context.Context) error {
 			}
 			return err
 		}
-		s.revocations.Add(1)
+		v.revocations.Add(1)
 		for _, part := range strings.Split(n.Payload, ",") {
 			var h [32]byte
 			if len(part) == 64 {
 				if _, err := hex.Decode(h[:], []byte(part)); err == nil {
-					s.cache.Delete(h)
+					v.cache.Delete(h)
 				}
 			}
 		}

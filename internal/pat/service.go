@@ -1,26 +1,30 @@
-// Package pat is the personal access token service: every rule about creating,
+// Package pat is the personal access token domain: every rule about creating,
 // listing, rotating, revoking and validating tokens lives here once, shared by
-// the GraphQL and REST front doors. Each change runs in one transaction with
-// its audit row.
+// the GraphQL and REST front doors.
+//
+// It has three parts, each with its own type:
+//   - Service: the operations a caller asks for (create, list, get, delete,
+//     rotate, revoke-all, limits); each change runs in one transaction with
+//     its audit row and tells every replica what it revoked.
+//   - Validator: the validation engine behind /validate and PAT
+//     authentication: checksum, cache, lookup, revocation listener, the
+//     validation rate and lastUsedAt.
+//   - Maintenance: what operators run: expired-token cleanup and import.
 package pat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/alternatefutures/patd/db"
 	"github.com/alternatefutures/patd/internal/auth"
-	"github.com/alternatefutures/patd/internal/cache"
 	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/requestinfo"
@@ -71,72 +75,44 @@ type Limits struct {
 	MaxActiveTokens int
 }
 
-// Config holds the service's settings.
+// Config holds the Service's settings.
 type Config struct {
 	// TokenPrefix is token.PrefixLive or token.PrefixTest.
 	TokenPrefix string
 	// MaxActive is how many unexpired tokens one user may hold.
 	MaxActive int
-	// CacheTTL is how long a validation answer may be served from memory.
-	CacheTTL time.Duration
-	// CacheSize bounds the validation cache, in entries.
-	CacheSize int
-	// LookupTimeout bounds one validation query.
-	LookupTimeout time.Duration
 }
 
-// RateLimiter decides, without I/O, whether one more use of a key is allowed.
-type RateLimiter interface {
-	Allow(key string, now time.Time) (retryAfter time.Duration, ok bool)
-}
-
-// Deps are the service's collaborators.
+// Deps are the Service's collaborators.
 type Deps struct {
 	// Quota counts token creations per user.
 	Quota limit.Quota
-	// ValidateRate limits validations per token.
-	ValidateRate RateLimiter
-	Metrics      *metrics.Metrics // may be nil
-	Log          *slog.Logger
+	// Validator is this replica's validation engine, told at once of what
+	// the Service revokes.
+	Validator *Validator
+	Metrics   *metrics.Metrics // may be nil
+	Log       *slog.Logger
 }
 
-// Service implements the token operations over PostgreSQL.
+// Service implements the token operations a caller asks for.
 type Service struct {
-	pool         *pgxpool.Pool
-	q            *db.Queries
-	cfg          Config
-	quota        limit.Quota
-	validateRate RateLimiter
-	metrics      *metrics.Metrics
-	log          *slog.Logger
-
-	cache     *cache.Cache[Validation]
-	group     singleflight.Group
-	usage     *usageRecorder
-	listening atomic.Bool
-	// revocations counts cache invalidations; a lookup that saw it move
-	// may have read a row revoked meanwhile, and does not cache its answer.
-	revocations atomic.Uint64
+	store
+	cfg       Config
+	quota     limit.Quota
+	validator *Validator
+	metrics   *metrics.Metrics
+	log       *slog.Logger
 }
 
 // New returns a Service storing tokens in pool.
 func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
-	if cfg.LookupTimeout <= 0 {
-		cfg.LookupTimeout = 2 * time.Second
-	}
-	if d.ValidateRate == nil {
-		d.ValidateRate = limit.NewRate(0, time.Minute, nil, "")
-	}
 	return &Service{
-		pool:         pool,
-		q:            db.New(pool),
-		cfg:          cfg,
-		quota:        d.Quota,
-		validateRate: d.ValidateRate,
-		metrics:      d.Metrics,
-		log:          d.Log,
-		cache:        cache.New[Validation](cfg.CacheSize),
-		usage:        newUsageRecorder(),
+		store:     newStore(pool),
+		cfg:       cfg,
+		quota:     d.Quota,
+		validator: d.Validator,
+		metrics:   d.Metrics,
+		log:       d.Log,
 	}
 }
 
@@ -184,15 +160,14 @@ func requireSession(p auth.Principal) error {
 func checkName(name string) (string, error) {
 	n, err := token.NormalizeName(name)
 	if err != nil {
-		return "", inputError(ReasonInvalidName,
-			"token name must be 1 to %d letters, digits, spaces, '-', '_' or '.'", token.MaxNameLength)
+		return "", &InputError{Reason: ReasonInvalidName, Message: msgInvalidName}
 	}
 	return n, nil
 }
 
 func checkExpiry(expiresAt *time.Time, now time.Time) error {
 	if token.CheckExpiry(expiresAt, now) != nil {
-		return inputError(ReasonInvalidExpiration, "expiresAt must be in the future and at most 10 years ahead")
+		return &InputError{Reason: ReasonInvalidExpiration, Message: msgInvalidExpiration}
 	}
 	return nil
 }
@@ -210,21 +185,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	if err := checkExpiry(expiresAt, now); err != nil {
 		return Created{}, err
 	}
-	res, err := s.quota.Take(ctx, p.UserID)
+	res, err := s.takeQuota(ctx, p.UserID)
 	if err != nil {
-		var ex *limit.ExceededError
-		if errors.As(err, &ex) {
-			s.metrics.LimiterDecision("create", "deny")
-			return Created{}, &RateLimitError{Limit: ex.Limit, Window: ex.Window, ResetAt: ex.ResetAt}
-		}
-		s.metrics.LimiterDecision("create", "error")
-		// Without the shared count nobody can tell whether the user is over
-		// the quota: refuse (fail closed).
-		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
-			"request_id", requestinfo.FromContext(ctx).ID)
-		return Created{}, fmt.Errorf("creation quota: %w", err)
+		return Created{}, err
 	}
-	s.metrics.LimiterDecision("create", "allow")
 	var created Created
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
@@ -237,7 +201,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, q, "create", p.UserID, p.UserID, &created.ID, map[string]any{"name": name})
+		return audit(ctx, q, ActionCreate, p.UserID, p.UserID, &created.ID, map[string]any{"name": name})
 	})
 	if err != nil {
 		// The slot was taken for a token that does not exist: give it back.
@@ -250,16 +214,36 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	return created, nil
 }
 
-// checkActive fails with MaxTokensError when adding more tokens would take the
-// user above the cap. The caller holds the user's lock (LockUserTokens), so no
-// concurrent create can slip in between the count and the insert.
+// takeQuota takes a creation slot for userID, or fails with *QuotaError, or,
+// when the shared count cannot be reached, with an internal error: nobody can
+// tell then whether the user is over the quota, so creation fails closed.
+func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservation, error) {
+	res, err := s.quota.Take(ctx, userID)
+	var ex *limit.ExceededError
+	switch {
+	case errors.As(err, &ex):
+		s.metrics.LimiterDecision("create", "deny")
+		return res, &QuotaError{Limit: ex.Limit, Window: ex.Window, ResetAt: ex.ResetAt}
+	case err != nil:
+		s.metrics.LimiterDecision("create", "error")
+		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
+			"request_id", requestinfo.FromContext(ctx).ID)
+		return res, fmt.Errorf("creation quota: %w", err)
+	}
+	s.metrics.LimiterDecision("create", "allow")
+	return res, nil
+}
+
+// checkActive fails with *MaxActiveError when adding more tokens would take
+// the user above the cap. The caller holds the user's lock (LockUserTokens),
+// so no concurrent create can slip in between the count and the insert.
 func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
 	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
 	if err != nil {
 		return err
 	}
 	if int(n)+more > s.cfg.MaxActive {
-		return &MaxTokensError{Max: s.cfg.MaxActive}
+		return &MaxActiveError{Max: s.cfg.MaxActive}
 	}
 	return nil
 }
@@ -327,6 +311,18 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	return page, nil
 }
 
+// ListOf is List of userID's tokens: only userID may see them, anyone else
+// gets ErrForbidden.
+func (s *Service) ListOf(ctx context.Context, p auth.Principal, userID string, first int, after string) (Page, error) {
+	if err := requireUser(p); err != nil {
+		return Page{}, err
+	}
+	if p.UserID != userID {
+		return Page{}, fmt.Errorf("%w: only the user may list their own tokens", ErrForbidden)
+	}
+	return s.List(ctx, p, first, after)
+}
+
 // Get returns the caller's token id, or ErrNotFound, also when it is someone else's.
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Token, error) {
 	if err := requireUser(p); err != nil {
@@ -344,7 +340,8 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Token, 
 
 // GetMany returns, in the order of ids, the caller's tokens among ids, with a
 // nil for each one that does not exist or is not the caller's. It costs one
-// query, whatever the number of ids. With no caller every entry is nil.
+// query, whatever the number of ids. An anonymous caller (the zero Principal)
+// sees nothing: every entry is nil.
 func (s *Service) GetMany(ctx context.Context, p auth.Principal, ids []string) ([]*Token, error) {
 	out := make([]*Token, len(ids))
 	if p.UserID == "" || len(ids) == 0 {
@@ -378,7 +375,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{h}, s.audit(ctx, q, "delete", p.UserID, p.UserID, &id, nil)
+		return [][]byte{h}, audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil)
 	})
 }
 
@@ -393,12 +390,9 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	if graceSeconds < 0 || graceSeconds > int(MaxGracePeriod/time.Second) {
 		return Created{}, inputError(ReasonInvalidGrace, "gracePeriodSeconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
 	}
-	grace := time.Duration(graceSeconds) * time.Second
 	now := time.Now()
-	if expiresAt != nil {
-		if err := checkExpiry(expiresAt, now); err != nil {
-			return Created{}, err
-		}
+	if err := checkExpiry(expiresAt, now); err != nil {
+		return Created{}, err
 	}
 	var created Created
 	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
@@ -419,14 +413,8 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 				return nil, inputError(ReasonInvalidExpiration, "the token has expired; give the new one an expiresAt")
 			}
 		}
-		if grace == 0 {
-			if _, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID}); err != nil {
-				return nil, err
-			}
-		} else if end := now.Add(grace); old.ExpiresAt == nil || old.ExpiresAt.After(end) {
-			if _, err := q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: id, UserID: p.UserID, ExpiresAt: &end, Now: now}); err != nil {
-				return nil, err
-			}
+		if err := retire(ctx, q, old, time.Duration(graceSeconds)*time.Second, now); err != nil {
+			return nil, err
 		}
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
 			return nil, err
@@ -437,13 +425,27 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		}
 		// Cached answers for the old token are stale either way: it is gone
 		// or expires sooner.
-		return [][]byte{old.TokenHash}, s.audit(ctx, q, "rotate", p.UserID, p.UserID, &id,
+		return [][]byte{old.TokenHash}, audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
 			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds})
 	})
 	if err != nil {
 		return Created{}, err
 	}
 	return created, nil
+}
+
+// retire ends a rotated-out token: at once without a grace period, else it
+// expires when the grace period ends, unless it would expire sooner anyway.
+func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
+	if grace == 0 {
+		_, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: old.ID, UserID: old.UserID})
+		return err
+	}
+	end := now.Add(grace)
+	if old.ExpiresAt != nil && !old.ExpiresAt.After(end) {
+		return nil
+	}
+	return q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: old.ID, UserID: old.UserID, ExpiresAt: &end, Now: now})
 }
 
 // RevokeAll deletes every token of userID, for when the account goes. It is
@@ -460,7 +462,7 @@ func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
 		for i, r := range rows {
 			ids[i], users[i], hashes[i] = r.ID, userID, r.TokenHash
 		}
-		return hashes, s.auditMany(ctx, q, "revoke_all", "service", users, ids)
+		return hashes, auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids)
 	})
 	return n, err
 }
@@ -481,13 +483,6 @@ func (s *Service) Limits(ctx context.Context, p auth.Principal) (Limits, error) 
 	return Limits{Quota: u, ActiveTokens: int(n), MaxActiveTokens: s.cfg.MaxActive}, nil
 }
 
-// inTx runs fn in one transaction.
-func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(s.q.WithTx(tx))
-	})
-}
-
 // revokingTx runs fn in one transaction that also notifies every replica of
 // the token hashes fn returns, and drops them from this replica's cache once
 // the transaction has committed.
@@ -500,44 +495,8 @@ func (s *Service) revokingTx(ctx context.Context, fn func(q *db.Queries) ([][]by
 		}
 		return notifyRevoked(ctx, q, hashes)
 	})
-	if err == nil {
-		s.forget(hashes)
+	if err == nil && s.validator != nil {
+		s.validator.forget(hashes)
 	}
 	return err
-}
-
-// audit records one change; never the token itself.
-func (s *Service) audit(ctx context.Context, q *db.Queries, action, actorID, userID string, tokenID *string, detail map[string]any) error {
-	info := requestinfo.FromContext(ctx)
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	d, err := json.Marshal(detail)
-	if err != nil {
-		return err
-	}
-	return q.InsertAuditEvent(ctx, db.InsertAuditEventParams{
-		Action:    action,
-		ActorID:   actorID,
-		UserID:    userID,
-		TokenID:   tokenID,
-		Detail:    d,
-		ClientIp:  info.ClientIP,
-		UserAgent: info.UserAgent,
-		RequestID: info.ID,
-	})
-}
-
-// auditMany records one event per token in one statement.
-func (s *Service) auditMany(ctx context.Context, q *db.Queries, action, actorID string, userIDs, tokenIDs []string) error {
-	info := requestinfo.FromContext(ctx)
-	return q.InsertAuditEvents(ctx, db.InsertAuditEventsParams{
-		Action:    action,
-		ActorID:   actorID,
-		UserIds:   userIDs,
-		TokenIds:  tokenIDs,
-		ClientIp:  info.ClientIP,
-		UserAgent: info.UserAgent,
-		RequestID: info.ID,
-	})
 }

@@ -4,36 +4,106 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/cache"
+	"github.com/alternatefutures/patd/internal/limit"
+	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/token"
 )
 
-// Code is the outcome of a validation.
-type Code string
+// Outcome is the answer of a validation, as the validate route reports it.
+type Outcome string
 
-// Validation outcomes, as the validate route reports them.
+// Validation outcomes. OutcomeUnavailable is never in a Validation: Validate
+// returns ErrUnavailable instead; it names the outcome in metrics.
 const (
-	Valid       Code = "VALID"
-	NotFound    Code = "NOT_FOUND"
-	Expired     Code = "EXPIRED"
-	Malformed   Code = "MALFORMED"
-	RateLimited Code = "RATE_LIMITED"
+	OutcomeValid       Outcome = "VALID"
+	OutcomeNotFound    Outcome = "NOT_FOUND"
+	OutcomeExpired     Outcome = "EXPIRED"
+	OutcomeMalformed   Outcome = "MALFORMED"
+	OutcomeRateLimited Outcome = "RATE_LIMITED"
+	OutcomeUnavailable Outcome = "UNAVAILABLE"
 )
 
 // Validation is the answer to "is this token valid, and whose is it?".
 type Validation struct {
-	Code      Code
+	Outcome   Outcome
 	UserID    string
 	TokenID   string
 	Name      string
 	ExpiresAt *time.Time
 	CreatedAt time.Time
-	// RetryAfter is set when Code is RateLimited.
+	// RetryAfter is how long to wait when Outcome is OutcomeRateLimited.
 	RetryAfter time.Duration
+}
+
+// ValidatorConfig holds the Validator's settings.
+type ValidatorConfig struct {
+	// CacheTTL is how long a validation answer may be served from memory.
+	CacheTTL time.Duration
+	// CacheSize bounds the validation cache, in entries.
+	CacheSize int
+	// LookupTimeout bounds one validation query (default 2 s).
+	LookupTimeout time.Duration
+}
+
+// RateLimiter decides, without I/O, whether one more use of a key is allowed.
+type RateLimiter interface {
+	Allow(key string, now time.Time) (retryAfter time.Duration, ok bool)
+}
+
+// ValidatorDeps are the Validator's collaborators.
+type ValidatorDeps struct {
+	// Rate limits validations per token; nil: no limit.
+	Rate    RateLimiter
+	Metrics *metrics.Metrics // may be nil
+	Log     *slog.Logger
+}
+
+// Validator answers "is this token valid, and whose is it?" from memory
+// where it can. It keeps the cache current by listening for revocations
+// (ListenRevocations) and records uses for lastUsedAt (RunLastUsedFlusher).
+type Validator struct {
+	store
+	cfg     ValidatorConfig
+	rate    RateLimiter
+	metrics *metrics.Metrics
+	log     *slog.Logger
+
+	cache     *cache.Cache[Validation]
+	group     singleflight.Group
+	usage     *usageRecorder
+	listening atomic.Bool
+	// revocations counts cache invalidations; a lookup that saw it move
+	// may have read a row revoked meanwhile, and does not cache its answer.
+	revocations atomic.Uint64
+}
+
+// NewValidator returns a Validator of the tokens stored in pool.
+func NewValidator(pool *pgxpool.Pool, cfg ValidatorConfig, d ValidatorDeps) *Validator {
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 2 * time.Second
+	}
+	if d.Rate == nil {
+		d.Rate = limit.NewRate(0, time.Minute, nil, "")
+	}
+	return &Validator{
+		store:   newStore(pool),
+		cfg:     cfg,
+		rate:    d.Rate,
+		metrics: d.Metrics,
+		log:     d.Log,
+		cache:   cache.New[Validation](cfg.CacheSize),
+		usage:   newUsageRecorder(),
+	}
 }
 
 // negativeTTL is how long "no such token" is cached: long enough to absorb a
@@ -46,65 +116,64 @@ const negativeTTL = 5 * time.Second
 // collapsed into one query. A valid answer records the use for lastUsedAt
 // without waiting for the write. The error is ErrUnavailable (wrapped) when
 // the token is not cached and the database cannot answer.
-func (s *Service) Validate(ctx context.Context, tok string) (Validation, error) {
+func (v *Validator) Validate(ctx context.Context, tok string) (Validation, error) {
 	if token.Classify(tok) == token.Malformed {
-		s.metrics.Validated(string(Malformed))
-		return Validation{Code: Malformed}, nil
+		v.metrics.Validated(string(OutcomeMalformed))
+		return Validation{Outcome: OutcomeMalformed}, nil
 	}
 	h := token.Hash(tok)
 	now := time.Now()
-	v, hit := s.cache.Get(h)
-	s.metrics.CacheLookup(hit)
+	ans, hit := v.cache.Get(h)
+	v.metrics.CacheLookup(hit)
 	if !hit {
 		var err error
-		v, err = s.load(ctx, h)
-		if err != nil {
-			s.metrics.Validated("UNAVAILABLE")
+		if ans, err = v.load(ctx, h); err != nil {
+			v.metrics.Validated(string(OutcomeUnavailable))
 			return Validation{}, err
 		}
 	}
-	if v.Code == Valid && v.ExpiresAt != nil && !v.ExpiresAt.After(now) {
-		v = Validation{Code: Expired}
+	if ans.Outcome == OutcomeValid && ans.ExpiresAt != nil && !ans.ExpiresAt.After(now) {
+		ans = Validation{Outcome: OutcomeExpired}
 	}
-	if v.Code == Valid {
-		if wait, ok := s.validateRate.Allow(v.TokenID, now); !ok {
-			s.metrics.LimiterDecision("validate", "deny")
-			s.metrics.Validated(string(RateLimited))
-			return Validation{Code: RateLimited, RetryAfter: wait}, nil
+	if ans.Outcome == OutcomeValid {
+		if wait, ok := v.rate.Allow(ans.TokenID, now); !ok {
+			v.metrics.LimiterDecision("validate", "deny")
+			v.metrics.Validated(string(OutcomeRateLimited))
+			return Validation{Outcome: OutcomeRateLimited, RetryAfter: wait}, nil
 		}
-		s.metrics.LimiterDecision("validate", "allow")
-		s.usage.record(v.TokenID, now)
+		v.metrics.LimiterDecision("validate", "allow")
+		v.usage.record(ans.TokenID, now)
 	}
-	s.metrics.Validated(string(v.Code))
-	return v, nil
+	v.metrics.Validated(string(ans.Outcome))
+	return ans, nil
 }
 
 // load looks a token hash up in PostgreSQL and caches the answer.
-func (s *Service) load(ctx context.Context, h [32]byte) (Validation, error) {
-	res, err, _ := s.group.Do(string(h[:]), func() (any, error) {
+func (v *Validator) load(ctx context.Context, h [32]byte) (Validation, error) {
+	res, err, _ := v.group.Do(string(h[:]), func() (any, error) {
 		// The lookup outlives any one caller's cancellation: others wait on it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LookupTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.cfg.LookupTimeout)
 		defer cancel()
-		gen := s.revocations.Load()
-		row, err := s.q.GetTokenByHash(ctx, h[:])
+		gen := v.revocations.Load()
+		row, err := v.q.GetTokenByHash(ctx, h[:])
 		if errors.Is(err, pgx.ErrNoRows) {
-			v := Validation{Code: NotFound}
-			s.cacheAnswer(h, v, min(negativeTTL, s.cfg.CacheTTL), gen)
-			return v, nil
+			ans := Validation{Outcome: OutcomeNotFound}
+			v.cacheAnswer(h, ans, min(negativeTTL, v.cfg.CacheTTL), gen)
+			return ans, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		v := Validation{
-			Code:      Valid,
+		ans := Validation{
+			Outcome:   OutcomeValid,
 			UserID:    row.UserID,
 			TokenID:   row.ID,
 			Name:      row.Name,
 			ExpiresAt: utcPtr(row.ExpiresAt),
 			CreatedAt: row.CreatedAt.UTC(),
 		}
-		s.cacheAnswer(h, v, s.cfg.CacheTTL, gen)
-		return v, nil
+		v.cacheAnswer(h, ans, v.cfg.CacheTTL, gen)
+		return ans, nil
 	})
 	if err != nil {
 		return Validation{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -116,32 +185,32 @@ func (s *Service) load(ctx context.Context, h [32]byte) (Validation, error) {
 // hear revocations, so that one still ends within a second.
 const unheardTTL = time.Second
 
-// cacheAnswer caches v unless a revocation arrived since the lookup began
+// cacheAnswer caches ans unless a revocation arrived since the lookup began
 // (generation gen): the row read may be one that was just revoked, and the
 // notice that would have dropped it has come and gone.
-func (s *Service) cacheAnswer(h [32]byte, v Validation, ttl time.Duration, gen uint64) {
-	if !s.listening.Load() {
+func (v *Validator) cacheAnswer(h [32]byte, ans Validation, ttl time.Duration, gen uint64) {
+	if !v.listening.Load() {
 		ttl = min(ttl, unheardTTL)
 	}
-	if s.revocations.Load() != gen {
+	if v.revocations.Load() != gen {
 		return
 	}
-	s.cache.Set(h, v, ttl)
+	v.cache.Set(h, ans, ttl)
 }
 
-// CheckToken implements auth.TokenChecker, so that a PAT can authenticate
+// CheckToken implements auth.TokenChecker, so that a PAT authenticates
 // GraphQL and REST requests through the same checks as the validate route.
-func (s *Service) CheckToken(ctx context.Context, tok string) (userID, tokenID string, err error) {
-	v, err := s.Validate(ctx, tok)
+func (v *Validator) CheckToken(ctx context.Context, tok string) (userID, tokenID string, err error) {
+	ans, err := v.Validate(ctx, tok)
 	if err != nil {
 		return "", "", err
 	}
-	switch v.Code {
-	case Valid:
-	case RateLimited:
-		return "", "", &TokenRateLimitError{ResetAt: time.Now().Add(v.RetryAfter)}
+	switch ans.Outcome {
+	case OutcomeValid:
+		return ans.UserID, ans.TokenID, nil
+	case OutcomeRateLimited:
+		return "", "", &RateError{ResetAt: time.Now().Add(ans.RetryAfter)}
 	default:
-		return "", "", fmt.Errorf("%w: %s", auth.ErrInvalidCredentials, v.Code)
+		return "", "", fmt.Errorf("%w: %s", auth.ErrInvalidCredentials, ans.Outcome)
 	}
-	return v.UserID, v.TokenID, nil
 }

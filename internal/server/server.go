@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alternatefutures/patd/graph"
-	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/config"
 	"github.com/alternatefutures/patd/internal/database"
 	"github.com/alternatefutures/patd/internal/httpapi"
@@ -32,12 +30,14 @@ const ShutdownTimeout = 10 * time.Second
 
 // Server is one patd replica.
 type Server struct {
-	Tokens  *pat.Service
-	handler http.Handler
-	pool    *pgxpool.Pool
-	redis   redis.UniversalClient // nil without REDIS_URL
-	rate    *limit.Rate
-	log     *slog.Logger
+	Tokens      *pat.Service
+	Validator   *pat.Validator
+	Maintenance *pat.Maintenance
+	handler     http.Handler
+	pool        *pgxpool.Pool
+	redis       redis.UniversalClient // nil without REDIS_URL
+	rate        *limit.Rate
+	log         *slog.Logger
 }
 
 // Options are the parts of a replica that are not configuration.
@@ -57,67 +57,60 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		pool.Close()
 		return nil, err
 	}
-
+	s := &Server{pool: pool, log: log, Maintenance: pat.NewMaintenance(pool, log)}
+	quota, err := s.openLimits(cfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	metrics.RegisterPool(reg, pool)
 
-	var (
-		quota limit.Quota
-		rdb   redis.UniversalClient
-	)
-	if cfg.RedisURL == "" {
-		log.Warn("REDIS_URL is not set: limits are kept in this process, correct for one replica only")
-		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
-	} else {
-		if rdb, err = limit.NewRedisClient(cfg.RedisURL); err != nil {
-			pool.Close()
-			return nil, err
-		}
-		quota = limit.NewRedisQuota(rdb, cfg.RedisKeyPrefix, cfg.CreateLimit, cfg.CreateWindow)
-	}
-	rate := limit.NewRate(cfg.ValidateRate, cfg.ValidateWindow, rdb, cfg.RedisKeyPrefix)
-
-	checks := []httpapi.Check{{Name: "postgres", Ping: pool.Ping}}
-	if rdb != nil {
-		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return limit.Ping(ctx, rdb) }})
-	}
-
-	svc := pat.New(pool, pat.Config{
+	s.Validator = pat.NewValidator(pool, pat.ValidatorConfig{
+		CacheTTL:  cfg.CacheTTL,
+		CacheSize: cfg.CacheSize,
+	}, pat.ValidatorDeps{Rate: s.rate, Metrics: m, Log: log})
+	s.Tokens = pat.New(pool, pat.Config{
 		TokenPrefix: cfg.TokenPrefix,
 		MaxActive:   cfg.MaxActive,
-		CacheTTL:    cfg.CacheTTL,
-		CacheSize:   cfg.CacheSize,
-	}, pat.Deps{
-		Quota:        quota,
-		ValidateRate: rate,
-		Metrics:      m,
-		Log:          log,
-	})
-	jwtCfg := auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
-	h := httpapi.New(httpapi.Config{
-		Tokens:         svc,
-		Auth:           auth.NewAuthenticator(jwtCfg, svc),
-		ServiceSecrets: cfg.ServiceSecrets,
-		GraphQL: graph.NewHandler(svc, graph.Options{
-			MaxDepth:      cfg.MaxDepth,
-			MaxComplexity: cfg.MaxComplexity,
-			Development:   cfg.Development(),
-			Metrics:       m,
-			Log:           log,
-		}),
-		Checks: append(checks, httpapi.Check{Name: "revocations", Ping: func(context.Context) error {
-			if !svc.Listening() {
-				return errors.New("not listening")
-			}
-			return nil
-		}}),
-		TrustedProxies: cfg.TrustedProxies,
-		Metrics:        m,
-		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Log:            log,
-	})
-	return &Server{Tokens: svc, handler: h, pool: pool, redis: rdb, rate: rate, log: log}, nil
+	}, pat.Deps{Quota: quota, Validator: s.Validator, Metrics: m, Log: log})
+	s.handler = s.routes(cfg, m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return s, nil
+}
+
+// openLimits connects to Redis when cfg names one and returns the creation
+// quota; it sets s.redis and s.rate.
+func (s *Server) openLimits(cfg *config.Config) (limit.Quota, error) {
+	var quota limit.Quota
+	if cfg.RedisURL == "" {
+		s.log.Warn("REDIS_URL is not set: limits are kept in this process, correct for one replica only")
+		quota = limit.NewMemoryQuota(cfg.CreateLimit, cfg.CreateWindow)
+	} else {
+		rdb, err := limit.NewRedisClient(cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		s.redis = rdb
+		quota = limit.NewRedisQuota(rdb, cfg.RedisKeyPrefix, cfg.CreateLimit, cfg.CreateWindow)
+	}
+	s.rate = limit.NewRate(cfg.ValidateRate, cfg.ValidateWindow, s.redis, cfg.RedisKeyPrefix)
+	return quota, nil
+}
+
+// checks are what /readyz asks: the stores, and whether this replica hears
+// revocations.
+func (s *Server) checks() []httpapi.Check {
+	checks := []httpapi.Check{{Name: "postgres", Ping: s.pool.Ping}}
+	if s.redis != nil {
+		checks = append(checks, httpapi.Check{Name: "redis", Ping: func(ctx context.Context) error { return limit.Ping(ctx, s.redis) }})
+	}
+	return append(checks, httpapi.Check{Name: "revocations", Ping: func(context.Context) error {
+		if !s.Validator.Listening() {
+			return errors.New("not listening")
+		}
+		return nil
+	}})
 }
 
 // Handler serves every route of the replica.
@@ -138,9 +131,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// requests still draining need revocations and the rate limiter.
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	go s.Tokens.RunCleanup(bg, time.Hour)
-	go s.Tokens.RunLastUsedFlusher(bg)
-	go s.Tokens.ListenRevocations(bg)
+	go s.Maintenance.RunCleanup(bg, time.Hour)
+	go s.Validator.RunLastUsedFlusher(bg)
+	go s.Validator.ListenRevocations(bg)
 	go s.rate.RunSync(bg, func(err error) {
 		s.log.Warn("validation rate: Redis unreachable; limiting per replica until it is back", "error", err)
 	})
@@ -167,7 +160,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Every request has finished: write the last lastUsedAt values.
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer fcancel()
-	if err := s.Tokens.FlushLastUsed(fctx); err != nil {
+	if err := s.Validator.FlushLastUsed(fctx); err != nil {
 		s.log.Error("final lastUsedAt flush failed", "error", err)
 	}
 	return nil

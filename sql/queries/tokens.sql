@@ -39,9 +39,9 @@ DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNI
 -- name: DeleteUserTokens :many
 DELETE FROM personal_access_tokens WHERE user_id = @user_id RETURNING id, token_hash;
 
--- name: SetTokenExpiry :one
+-- name: SetTokenExpiry :exec
 UPDATE personal_access_tokens SET expires_at = @expires_at, updated_at = @now::timestamptz
-WHERE id = @id AND user_id = @user_id RETURNING token_hash;
+WHERE id = @id AND user_id = @user_id;
 
 -- name: DeleteExpiredTokens :many
 -- One batch of expired tokens; the caller repeats until a batch comes back short.
@@ -64,13 +64,13 @@ WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at);
 
 -- name: ImportToken :execrows
 -- Idempotent: a token already imported (same id or same hash) is left as it
--- is, and one removed since (deleted, rotated out, revoked, cleaned up) is not
--- brought back.
+-- is, and one removed since (an audit event with one of @removal_actions) is
+-- not brought back.
 INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
 SELECT @id, @user_id, @name, @token_hash, @token_start, @expires_at, @last_used_at, @created_at, @updated_at
 WHERE NOT EXISTS (
     SELECT 1 FROM pat_audit_events
-    WHERE token_id = @id AND action IN ('delete', 'rotate', 'revoke_all', 'cleanup')
+    WHERE token_id = @id AND action = ANY(@removal_actions::text[])
 )
 ON CONFLICT DO NOTHING;
 
@@ -82,6 +82,6 @@ SELECT pg_try_advisory_lock(hashtextextended('pat:cleanup', 0));
 SELECT pg_advisory_unlock(hashtextextended('pat:cleanup', 0));
 
 -- name: NotifyRevoked :exec
--- Tells every replica, when the transaction commits, to forget the cached
--- validations of these token hashes (hex, comma-separated).
-SELECT pg_notify('patd_revoked', @hashes::text);
+-- Tells every replica listening on @channel, when the transaction commits, to
+-- forget the cached validations of these token hashes (hex, comma-separated).
+SELECT pg_notify(@channel::text, @hashes::text);

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/alternatefutures/patd/graph"
+	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/httpapi"
+	"github.com/alternatefutures/patd/internal/metrics"
+)
+
+// routes is patd's route table: every route it serves, with the middleware
+// each needs.
+func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).Middleware
+	service := func(h http.Handler) http.Handler { return httpapi.RequireServiceSecret(cfg.ServiceSecrets, h) }
+
+	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{
+		MaxDepth:      cfg.MaxDepth,
+		MaxComplexity: cfg.MaxComplexity,
+		Development:   cfg.Development(),
+		Metrics:       m,
+		Log:           s.log,
+	})))
+	for _, method := range []string{"POST", "GET", "OPTIONS"} {
+		mux.Handle(method+" /graphql", gql)
+	}
+
+	validate := service(httpapi.Validate(s.Validator, m, s.log))
+	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
+		mux.Handle("POST "+path, validate)
+	}
+
+	tokens := &httpapi.Tokens{Service: s.Tokens, Log: s.log}
+	for _, base := range []string{"/api/tokens", "/tokens"} {
+		mux.Handle("POST "+base, user(http.HandlerFunc(tokens.Create)))
+		mux.Handle("GET "+base, user(http.HandlerFunc(tokens.List)))
+		mux.Handle("GET "+base+"/limits", user(http.HandlerFunc(tokens.Limits)))
+		mux.Handle("DELETE "+base+"/{id}", user(http.HandlerFunc(tokens.Delete)))
+	}
+	mux.Handle("POST /internal/users/{userId}/revoke-all", service(httpapi.RevokeAll(s.Tokens, s.log)))
+
+	mux.Handle("GET /metrics", metricsHandler)
+	mux.HandleFunc("GET /healthz", httpapi.Healthz)
+	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
+	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, mux)
+}
