@@ -8,14 +8,28 @@ import (
 	"time"
 )
 
+type CliLoginSession struct {
+	ID             string
+	PollSecretHash []byte
+	Name           string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	ApprovedBy     *string
+	ApprovedAt     *time.Time
+	TokenName      *string
+	TokenExpiresAt *time.Time
+	OrganizationID *string
+}
+
 type PersonalAccessToken struct {
-	ID         string
-	UserID     string
-	Name       string
-	TokenHash  []byte
-	TokenStart string
-	ExpiresAt  *time.Time
-	LastUsedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID             string
+	UserID         string
+	Name           string
+	TokenHash      []byte
+	TokenStart     string
+	ExpiresAt      *time.Time
+	LastUsedAt     *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	OrganizationID *string
 }

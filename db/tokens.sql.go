@@ -107,16 +107,25 @@ func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) ([]byt
 }
 
 const deleteUserTokens = `-- name: DeleteUserTokens :many
-DELETE FROM personal_access_tokens WHERE user_id = $1 RETURNING id, token_hash
+DELETE FROM personal_access_tokens
+WHERE user_id = $1
+  AND ($2::text IS NULL OR organization_id = $2::text)
+RETURNING id, token_hash
 `
+
+type DeleteUserTokensParams struct {
+	UserID         string
+	OrganizationID *string
+}
 
 type DeleteUserTokensRow struct {
 	ID        string
 	TokenHash []byte
 }
 
-func (q *Queries) DeleteUserTokens(ctx context.Context, userID string) ([]DeleteUserTokensRow, error) {
-	rows, err := q.db.Query(ctx, deleteUserTokens, userID)
+// Every token of a user, or with @organization_id only those of that organization.
+func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]DeleteUserTokensRow, error) {
+	rows, err := q.db.Query(ctx, deleteUserTokens, arg.UserID, arg.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +145,7 @@ func (q *Queries) DeleteUserTokens(ctx context.Context, userID string) ([]Delete
 }
 
 const getToken = `-- name: GetToken :one
-SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at FROM personal_access_tokens WHERE id = $1 AND user_id = $2
+SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id FROM personal_access_tokens WHERE id = $1 AND user_id = $2
 `
 
 type GetTokenParams struct {
@@ -157,20 +166,22 @@ func (q *Queries) GetToken(ctx context.Context, arg GetTokenParams) (PersonalAcc
 		&i.LastUsedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OrganizationID,
 	)
 	return i, err
 }
 
 const getTokenByHash = `-- name: GetTokenByHash :one
-SELECT id, user_id, name, expires_at, created_at FROM personal_access_tokens WHERE token_hash = $1
+SELECT id, user_id, organization_id, name, expires_at, created_at FROM personal_access_tokens WHERE token_hash = $1
 `
 
 type GetTokenByHashRow struct {
-	ID        string
-	UserID    string
-	Name      string
-	ExpiresAt *time.Time
-	CreatedAt time.Time
+	ID             string
+	UserID         string
+	OrganizationID *string
+	Name           string
+	ExpiresAt      *time.Time
+	CreatedAt      time.Time
 }
 
 func (q *Queries) GetTokenByHash(ctx context.Context, tokenHash []byte) (GetTokenByHashRow, error) {
@@ -179,6 +190,7 @@ func (q *Queries) GetTokenByHash(ctx context.Context, tokenHash []byte) (GetToke
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
+		&i.OrganizationID,
 		&i.Name,
 		&i.ExpiresAt,
 		&i.CreatedAt,
@@ -187,7 +199,7 @@ func (q *Queries) GetTokenByHash(ctx context.Context, tokenHash []byte) (GetToke
 }
 
 const getTokensByIDs = `-- name: GetTokensByIDs :many
-SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at FROM personal_access_tokens WHERE id = ANY($1::text[]) AND user_id = $2
+SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id FROM personal_access_tokens WHERE id = ANY($1::text[]) AND user_id = $2
 `
 
 type GetTokensByIDsParams struct {
@@ -214,6 +226,7 @@ func (q *Queries) GetTokensByIDs(ctx context.Context, arg GetTokensByIDsParams) 
 			&i.LastUsedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.OrganizationID,
 		); err != nil {
 			return nil, err
 		}
@@ -271,25 +284,27 @@ func (q *Queries) ImportToken(ctx context.Context, arg ImportTokenParams) (int64
 }
 
 const insertToken = `-- name: InsertToken :one
-INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at
+INSERT INTO personal_access_tokens (id, user_id, organization_id, name, token_hash, token_start, expires_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type InsertTokenParams struct {
-	ID         string
-	UserID     string
-	Name       string
-	TokenHash  []byte
-	TokenStart string
-	ExpiresAt  *time.Time
-	CreatedAt  time.Time
+	ID             string
+	UserID         string
+	OrganizationID *string
+	Name           string
+	TokenHash      []byte
+	TokenStart     string
+	ExpiresAt      *time.Time
+	CreatedAt      time.Time
 }
 
 func (q *Queries) InsertToken(ctx context.Context, arg InsertTokenParams) (PersonalAccessToken, error) {
 	row := q.db.QueryRow(ctx, insertToken,
 		arg.ID,
 		arg.UserID,
+		arg.OrganizationID,
 		arg.Name,
 		arg.TokenHash,
 		arg.TokenStart,
@@ -307,12 +322,13 @@ func (q *Queries) InsertToken(ctx context.Context, arg InsertTokenParams) (Perso
 		&i.LastUsedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OrganizationID,
 	)
 	return i, err
 }
 
 const listTokens = `-- name: ListTokens :many
-SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at FROM personal_access_tokens
+SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id FROM personal_access_tokens
 WHERE user_id = $1
   AND ($2::timestamptz IS NULL
        OR (created_at, id) < ($2::timestamptz, $3::text))
@@ -352,6 +368,7 @@ func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]Perso
 			&i.LastUsedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.OrganizationID,
 		); err != nil {
 			return nil, err
 		}

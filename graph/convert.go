@@ -10,27 +10,29 @@ func toModel(t *pat.Token) *model.PersonalAccessToken {
 		return nil
 	}
 	return &model.PersonalAccessToken{
-		ID:          t.ID,
-		Name:        t.Name,
-		MaskedToken: t.MaskedToken,
-		ExpiresAt:   t.ExpiresAt,
-		LastUsedAt:  t.LastUsedAt,
-		CreatedAt:   t.CreatedAt,
-		UpdatedAt:   t.UpdatedAt,
-		User:        &model.User{ID: t.UserID},
+		ID:             t.ID,
+		OrganizationID: t.OrganizationID,
+		Name:           t.Name,
+		MaskedToken:    t.MaskedToken,
+		ExpiresAt:      t.ExpiresAt,
+		LastUsedAt:     t.LastUsedAt,
+		CreatedAt:      t.CreatedAt,
+		UpdatedAt:      t.UpdatedAt,
+		User:           &model.User{ID: t.UserID},
 	}
 }
 
 func toCreated(c pat.Created) *model.PersonalAccessTokenCreated {
 	return &model.PersonalAccessTokenCreated{
-		ID:          c.ID,
-		Name:        c.Name,
-		Token:       c.Secret,
-		MaskedToken: c.MaskedToken,
-		ExpiresAt:   c.ExpiresAt,
-		LastUsedAt:  c.LastUsedAt,
-		CreatedAt:   c.CreatedAt,
-		UpdatedAt:   c.UpdatedAt,
+		ID:             c.ID,
+		OrganizationID: c.OrganizationID,
+		Name:           c.Name,
+		Token:          c.Secret,
+		MaskedToken:    c.MaskedToken,
+		ExpiresAt:      c.ExpiresAt,
+		LastUsedAt:     c.LastUsedAt,
+		CreatedAt:      c.CreatedAt,
+		UpdatedAt:      c.UpdatedAt,
 	}
 }
 

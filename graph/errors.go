@@ -26,6 +26,7 @@ const (
 	codeMaxTokens       = "MAX_TOKENS_EXCEEDED"
 	codeInternal        = "INTERNAL_SERVER_ERROR"
 	codeValidation      = "GRAPHQL_VALIDATION_FAILED"
+	codeUnavailable     = "UNAVAILABLE"
 )
 
 // errorPresenter maps every error a resolver returns to its GraphQL code, in
@@ -42,6 +43,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		if gerr.Extensions == nil {
 			gerr.Extensions = map[string]any{}
+		}
+		if errors.Is(err, pat.ErrUnavailable) {
+			log.WarnContext(ctx, "graphql: dependency unavailable", "error", err,
+				"request_id", requestinfo.FromContext(ctx).ID)
 		}
 		if msg, ext, ok := domainError(err); ok {
 			gerr.Message = msg
@@ -79,10 +84,19 @@ func domainError(err error) (msg string, ext map[string]any, ok bool) {
 		errors.Is(err, pat.ErrUnauthenticated):
 		return "authentication required: send Authorization: Bearer <session JWT or personal access token>",
 			map[string]any{"code": codeUnauthenticated}, true
+	case errors.Is(err, pat.ErrNotOrgMember):
+		return "not a member of this organization",
+			map[string]any{"code": codeForbidden, "reason": string(pat.ReasonNotOrgMember)}, true
 	case errors.Is(err, pat.ErrForbidden):
 		return err.Error(), map[string]any{"code": codeForbidden}, true
 	case errors.Is(err, pat.ErrNotFound):
 		return "token not found", map[string]any{"code": codeNotFound}, true
+	case errors.Is(err, pat.ErrSessionNotFound):
+		return "invalid or expired CLI login session", map[string]any{"code": codeNotFound}, true
+	case errors.Is(err, pat.ErrSessionExpired):
+		return "the CLI login session has expired", map[string]any{"code": codeBadUserInput, "reason": string(pat.ReasonSessionExpired)}, true
+	case errors.Is(err, pat.ErrUnavailable):
+		return "temporarily unavailable; try again", map[string]any{"code": codeUnavailable}, true
 	case errors.Is(err, date.ErrInvalid):
 		// Date is only ever an input for expiresAt.
 		input = pat.ErrInvalidDate

@@ -55,31 +55,34 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreatePersonalAccessToken func(childComplexity int, name string, expiresAt *time.Time) int
+		ApproveCliLogin           func(childComplexity int, verificationSessionID string, name *string, expiresAt *time.Time, organizationID *string) int
+		CreatePersonalAccessToken func(childComplexity int, name string, expiresAt *time.Time, organizationID *string) int
 		DeletePersonalAccessToken func(childComplexity int, id string) int
 		RotatePersonalAccessToken func(childComplexity int, id string, expiresAt *time.Time, gracePeriodSeconds *int) int
 	}
 
 	PersonalAccessToken struct {
-		CreatedAt   func(childComplexity int) int
-		ExpiresAt   func(childComplexity int) int
-		ID          func(childComplexity int) int
-		LastUsedAt  func(childComplexity int) int
-		MaskedToken func(childComplexity int) int
-		Name        func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
-		User        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		ExpiresAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastUsedAt     func(childComplexity int) int
+		MaskedToken    func(childComplexity int) int
+		Name           func(childComplexity int) int
+		OrganizationID func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		User           func(childComplexity int) int
 	}
 
 	PersonalAccessTokenCreated struct {
-		CreatedAt   func(childComplexity int) int
-		ExpiresAt   func(childComplexity int) int
-		ID          func(childComplexity int) int
-		LastUsedAt  func(childComplexity int) int
-		MaskedToken func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Token       func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		ExpiresAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastUsedAt     func(childComplexity int) int
+		MaskedToken    func(childComplexity int) int
+		Name           func(childComplexity int) int
+		OrganizationID func(childComplexity int) int
+		Token          func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	PersonalAccessTokenList struct {
@@ -120,9 +123,10 @@ type EntityResolver interface {
 	FindManyUserByIDs(ctx context.Context, reps []*model.UserByIDsInput) ([]*model.User, error)
 }
 type MutationResolver interface {
-	CreatePersonalAccessToken(ctx context.Context, name string, expiresAt *time.Time) (*model.PersonalAccessTokenCreated, error)
+	CreatePersonalAccessToken(ctx context.Context, name string, expiresAt *time.Time, organizationID *string) (*model.PersonalAccessTokenCreated, error)
 	DeletePersonalAccessToken(ctx context.Context, id string) (bool, error)
 	RotatePersonalAccessToken(ctx context.Context, id string, expiresAt *time.Time, gracePeriodSeconds *int) (*model.PersonalAccessTokenCreated, error)
+	ApproveCliLogin(ctx context.Context, verificationSessionID string, name *string, expiresAt *time.Time, organizationID *string) (bool, error)
 }
 type QueryResolver interface {
 	PersonalAccessTokens(ctx context.Context, first *int, after *string) (*model.PersonalAccessTokenList, error)
@@ -205,6 +209,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyUserByIDs(childComplexity, args["reps"].([]*model.UserByIDsInput)), true
 
+	case "Mutation.approveCliLogin":
+		if e.ComplexityRoot.Mutation.ApproveCliLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveCliLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveCliLogin(childComplexity, args["verificationSessionId"].(string), args["name"].(*string), args["expiresAt"].(*time.Time), args["organizationId"].(*string)), true
 	case "Mutation.createPersonalAccessToken":
 		if e.ComplexityRoot.Mutation.CreatePersonalAccessToken == nil {
 			break
@@ -215,7 +230,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreatePersonalAccessToken(childComplexity, args["name"].(string), args["expiresAt"].(*time.Time)), true
+		return e.ComplexityRoot.Mutation.CreatePersonalAccessToken(childComplexity, args["name"].(string), args["expiresAt"].(*time.Time), args["organizationId"].(*string)), true
 	case "Mutation.deletePersonalAccessToken":
 		if e.ComplexityRoot.Mutation.DeletePersonalAccessToken == nil {
 			break
@@ -275,6 +290,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PersonalAccessToken.Name(childComplexity), true
+	case "PersonalAccessToken.organizationId":
+		if e.ComplexityRoot.PersonalAccessToken.OrganizationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessToken.OrganizationID(childComplexity), true
 	case "PersonalAccessToken.updatedAt":
 		if e.ComplexityRoot.PersonalAccessToken.UpdatedAt == nil {
 			break
@@ -324,6 +345,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PersonalAccessTokenCreated.Name(childComplexity), true
+	case "PersonalAccessTokenCreated.organizationId":
+		if e.ComplexityRoot.PersonalAccessTokenCreated.OrganizationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenCreated.OrganizationID(childComplexity), true
 	case "PersonalAccessTokenCreated.token":
 		if e.ComplexityRoot.PersonalAccessTokenCreated.Token == nil {
 			break
@@ -646,6 +673,8 @@ func (ec *executionContext) childFields_PersonalAccessToken(ctx context.Context,
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_PersonalAccessToken_id(ctx, field)
+	case "organizationId":
+		return ec.fieldContext_PersonalAccessToken_organizationId(ctx, field)
 	case "name":
 		return ec.fieldContext_PersonalAccessToken_name(ctx, field)
 	case "maskedToken":
@@ -668,6 +697,8 @@ func (ec *executionContext) childFields_PersonalAccessTokenCreated(ctx context.C
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_PersonalAccessTokenCreated_id(ctx, field)
+	case "organizationId":
+		return ec.fieldContext_PersonalAccessTokenCreated_organizationId(ctx, field)
 	case "name":
 		return ec.fieldContext_PersonalAccessTokenCreated_name(ctx, field)
 	case "token":
@@ -870,6 +901,44 @@ func (ec *executionContext) field_Entity_findManyUserByIDs_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveCliLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "verificationSessionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["verificationSessionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expiresAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODate2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expiresAt"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "organizationId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organizationId"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createPersonalAccessToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -889,6 +958,14 @@ func (ec *executionContext) field_Mutation_createPersonalAccessToken_args(ctx co
 		return nil, err
 	}
 	args["expiresAt"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "organizationId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organizationId"] = arg2
 	return args, nil
 }
 
@@ -1309,7 +1386,7 @@ func (ec *executionContext) _Mutation_createPersonalAccessToken(ctx context.Cont
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreatePersonalAccessToken(ctx, fc.Args["name"].(string), fc.Args["expiresAt"].(*time.Time))
+			return ec.Resolvers.Mutation().CreatePersonalAccessToken(ctx, fc.Args["name"].(string), fc.Args["expiresAt"].(*time.Time), fc.Args["organizationId"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PersonalAccessTokenCreated) graphql.Marshaler {
@@ -1431,6 +1508,50 @@ func (ec *executionContext) fieldContext_Mutation_rotatePersonalAccessToken(ctx 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_approveCliLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveCliLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveCliLogin(ctx, fc.Args["verificationSessionId"].(string), fc.Args["name"].(*string), fc.Args["expiresAt"].(*time.Time), fc.Args["organizationId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveCliLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveCliLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PersonalAccessToken_id(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessToken) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1451,6 +1572,29 @@ func (ec *executionContext) _PersonalAccessToken_id(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_PersonalAccessToken_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessToken", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PersonalAccessToken_organizationId(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessToken_organizationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrganizationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessToken_organizationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PersonalAccessToken", field, false, false, "ID")
 }
 
@@ -1644,6 +1788,29 @@ func (ec *executionContext) _PersonalAccessTokenCreated_id(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_PersonalAccessTokenCreated_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenCreated", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PersonalAccessTokenCreated_organizationId(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenCreated) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenCreated_organizationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrganizationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenCreated_organizationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PersonalAccessTokenCreated", field, false, false, "ID")
 }
 
@@ -3636,6 +3803,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "approveCliLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveCliLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3667,6 +3841,11 @@ func (ec *executionContext) _PersonalAccessToken(ctx context.Context, sel ast.Se
 		case "id":
 			out.Values[i] = ec._PersonalAccessToken_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "organizationId":
+			out.Values[i] = ec._PersonalAccessToken_organizationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "name":
@@ -3735,6 +3914,11 @@ func (ec *executionContext) _PersonalAccessTokenCreated(ctx context.Context, sel
 		case "id":
 			out.Values[i] = ec._PersonalAccessTokenCreated_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "organizationId":
+			out.Values[i] = ec._PersonalAccessTokenCreated_organizationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "name":
@@ -4952,6 +5136,24 @@ func (ec *executionContext) marshalODate2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = sel
 	_ = ctx
 	res := model.MarshalDate(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
 	return res
 }
 

@@ -93,7 +93,8 @@ func priceFields(c *ComplexityRoot) {
 	// one many times over cannot fan a request out into hundreds of queries.
 	c.Query.PersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
 	c.Query.APIKeyRateLimit = func(child int) int { return roundTripCost + child }
-	c.Mutation.CreatePersonalAccessToken = func(child int, _ string, _ *time.Time) int { return roundTripCost + child }
+	c.Mutation.CreatePersonalAccessToken = func(child int, _ string, _ *time.Time, _ *string) int { return roundTripCost + child }
+	c.Mutation.ApproveCliLogin = func(child int, _ string, _ *string, _ *time.Time, _ *string) int { return roundTripCost + child }
 	c.Mutation.DeletePersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
 	c.Mutation.RotatePersonalAccessToken = func(child int, _ string, _ *time.Time, _ *int) int {
 		return roundTripCost + child

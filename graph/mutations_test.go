@@ -152,7 +152,7 @@ func TestCreateNames(t *testing.T) {
 		"spaces only":   "   \t ",
 		"101 chars":     strings.Repeat("a", 101),
 		"101 runes":     strings.Repeat("é", 101),
-		"slash":         "a/b",
+		"ampersand":     "a&b",
 		"markup":        "<script>",
 		"newline":       "a\nb",
 		"emoji":         "ci 🚀",

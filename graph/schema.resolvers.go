@@ -16,12 +16,12 @@ import (
 )
 
 // CreatePersonalAccessToken is the resolver for the createPersonalAccessToken field.
-func (r *mutationResolver) CreatePersonalAccessToken(ctx context.Context, name string, expiresAt *time.Time) (*model.PersonalAccessTokenCreated, error) {
+func (r *mutationResolver) CreatePersonalAccessToken(ctx context.Context, name string, expiresAt *time.Time, organizationID *string) (*model.PersonalAccessTokenCreated, error) {
 	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Tokens.Create(ctx, p, name, expiresAt)
+	c, err := r.Tokens.Create(ctx, p, pat.NewToken{Name: name, ExpiresAt: expiresAt, OrganizationID: deref(organizationID)})
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +55,19 @@ func (r *mutationResolver) RotatePersonalAccessToken(ctx context.Context, id str
 		return nil, err
 	}
 	return toCreated(c), nil
+}
+
+// ApproveCliLogin is the resolver for the approveCliLogin field.
+func (r *mutationResolver) ApproveCliLogin(ctx context.Context, verificationSessionID string, name *string, expiresAt *time.Time, organizationID *string) (bool, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	nt := pat.NewToken{Name: deref(name), ExpiresAt: expiresAt, OrganizationID: deref(organizationID)}
+	if err := r.Tokens.ApproveCLILogin(ctx, p, verificationSessionID, nt); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // PersonalAccessTokens is the resolver for the personalAccessTokens field.

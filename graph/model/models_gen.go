@@ -18,14 +18,16 @@ type Mutation struct {
 }
 
 type PersonalAccessToken struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	MaskedToken string     `json:"maskedToken"`
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
-	LastUsedAt  *time.Time `json:"lastUsedAt,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
-	User        *User      `json:"user"`
+	ID string `json:"id"`
+	// The organization the token belongs to; null for a personal token.
+	OrganizationID *string    `json:"organizationId,omitempty"`
+	Name           string     `json:"name"`
+	MaskedToken    string     `json:"maskedToken"`
+	ExpiresAt      *time.Time `json:"expiresAt,omitempty"`
+	LastUsedAt     *time.Time `json:"lastUsedAt,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	UpdatedAt      time.Time  `json:"updatedAt"`
+	User           *User      `json:"user"`
 }
 
 func (PersonalAccessToken) IsEntity() {}
@@ -36,14 +38,15 @@ type PersonalAccessTokenByIDsInput struct {
 
 // Returned by create and rotate only: the one time the secret is shown.
 type PersonalAccessTokenCreated struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Token       string     `json:"token"`
-	MaskedToken string     `json:"maskedToken"`
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
-	LastUsedAt  *time.Time `json:"lastUsedAt,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	ID             string     `json:"id"`
+	OrganizationID *string    `json:"organizationId,omitempty"`
+	Name           string     `json:"name"`
+	Token          string     `json:"token"`
+	MaskedToken    string     `json:"maskedToken"`
+	ExpiresAt      *time.Time `json:"expiresAt,omitempty"`
+	LastUsedAt     *time.Time `json:"lastUsedAt,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	UpdatedAt      time.Time  `json:"updatedAt"`
 }
 
 type PersonalAccessTokenList struct {

@@ -26,6 +26,9 @@ const (
 	Session Method = iota + 1
 	// PersonalAccessToken is a PAT presented as a bearer token.
 	PersonalAccessToken
+	// SDKAccess is the short-lived JWT of type "sdk-access" that the backend
+	// mints from a PAT for the SDK: it stands for the PAT, with its powers.
+	SDKAccess
 )
 
 // Principal is an authenticated caller.
@@ -34,6 +37,10 @@ type Principal struct {
 	Method Method
 	// TokenID is the PAT the caller used, when Method is PersonalAccessToken.
 	TokenID string
+	// Authorization is the header the caller authenticated with, so that
+	// patd can ask the auth service on the caller's behalf (organization
+	// membership). It is a credential: never log it.
+	Authorization string
 }
 
 // Errors from Authenticate. Neither says why a credential was refused: that
@@ -61,11 +68,13 @@ type JWTConfig struct {
 // Leeway is the clock skew tolerated on exp, nbf and iat.
 const Leeway = 5 * time.Second
 
-// Authenticator authenticates requests by session JWT or PAT.
+// Authenticator authenticates requests by session JWT, sdk-access JWT or PAT.
 type Authenticator struct {
 	secret []byte
-	parser *jwt.Parser
-	tokens TokenChecker
+	// session checks issuer and audience; sdk the others, which carry neither.
+	session *jwt.Parser
+	sdk     *jwt.Parser
+	tokens  TokenChecker
 }
 
 // NewAuthenticator returns an Authenticator for the given JWT settings that
@@ -76,13 +85,14 @@ func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(Leeway),
 	}
+	sdk := jwt.NewParser(opts...)
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &Authenticator{secret: cfg.Secret, parser: jwt.NewParser(opts...), tokens: tokens}
+	return &Authenticator{secret: cfg.Secret, session: jwt.NewParser(opts...), sdk: sdk, tokens: tokens}
 }
 
 // Authenticate checks the value of an Authorization header.
@@ -100,9 +110,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 		if err != nil {
 			return Principal{}, err
 		}
-		return Principal{UserID: userID, Method: PersonalAccessToken, TokenID: tokenID}, nil
+		return Principal{UserID: userID, Method: PersonalAccessToken, TokenID: tokenID, Authorization: header}, nil
 	}
-	return a.session(cred)
+	p, err := a.jwt(cred)
+	p.Authorization = header
+	return p, err
 }
 
 type sessionClaims struct {
@@ -111,23 +123,48 @@ type sessionClaims struct {
 	Type   string `json:"type"`
 }
 
-func (a *Authenticator) session(raw string) (Principal, error) {
+// JWT types ("type" claim) patd accepts.
+const (
+	typeAccess    = "access"
+	typeSDKAccess = "sdk-access"
+)
+
+// jwt checks a session JWT, or an sdk-access JWT: both HS256 with the same
+// secret, but only session JWTs carry an issuer and an audience.
+func (a *Authenticator) jwt(raw string) (Principal, error) {
 	var c sessionClaims
-	_, err := a.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
+	parser, method := a.session, Session
+	if peekType(raw) == typeSDKAccess {
+		parser, method = a.sdk, SDKAccess
+	}
+	_, err := parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
 	}
-	if c.Type != "" && c.Type != "access" {
+	switch {
+	case method == SDKAccess && c.Type == typeSDKAccess:
+	case method == Session && (c.Type == "" || c.Type == typeAccess):
+	default:
 		return Principal{}, fmt.Errorf("%w: token type %q", ErrInvalidCredentials, c.Type)
 	}
 	uid := c.UserID
-	if uid == "" {
+	if uid == "" && method == Session {
 		uid = c.Subject
 	}
 	if uid == "" {
 		return Principal{}, fmt.Errorf("%w: no userId or sub", ErrInvalidCredentials)
 	}
-	return Principal{UserID: uid, Method: Session}, nil
+	return Principal{UserID: uid, Method: method}, nil
+}
+
+// peekType reads the "type" claim of an unverified JWT, only to choose how to
+// verify it; the verification itself then checks the claim again.
+func peekType(raw string) string {
+	var c sessionClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &c); err != nil {
+		return ""
+	}
+	return c.Type
 }
 
 // SignSession mints a session JWT as the auth service would. patd uses it for

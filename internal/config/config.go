@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,12 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix
 
+	// AuthServiceURL is the auth service patd asks about organization
+	// membership; empty: organization tokens cannot be created.
+	AuthServiceURL string
+	// AppURL is the web app, where CLI login links point.
+	AppURL string
+
 	// Generated names the secrets that development mode made up because they
 	// were missing; the caller prints them.
 	Generated []string
@@ -102,6 +109,8 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 		CacheSize:      100_000,
 		RedisKeyPrefix: "patd:",
 		ValidateWindow: time.Minute,
+		AuthServiceURL: env("AUTH_SERVICE_URL", ""),
+		AppURL:         strings.TrimRight(env("APP_URL", "https://app.alternatefutures.ai"), "/"),
 	}
 	c.Port = intVar("PORT", 8080, 0)
 	if c.Port > 65535 {
@@ -134,6 +143,11 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 		errs = append(errs, fmt.Errorf("TOKEN_ENV: want live or test, got %q", te))
 	}
 
+	for name, u := range map[string]string{"AUTH_SERVICE_URL": c.AuthServiceURL, "APP_URL": c.AppURL} {
+		if p, err := url.Parse(u); u != "" && (err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "") {
+			errs = append(errs, fmt.Errorf("%s: want an http:// or https:// URL", name))
+		}
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("REDIS_URL: want a redis:// or rediss:// URL"))
 	}

@@ -27,6 +27,9 @@ const (
 	codeRateLimited               = "RATE_LIMIT_EXCEEDED"
 	codeInvalidServiceCredentials = "INVALID_SERVICE_CREDENTIALS"
 	codeInternal                  = "INTERNAL_SERVER_ERROR"
+	codeUnavailable               = "UNAVAILABLE"
+	codeInvalidPollSecret         = "INVALID_POLL_SECRET"
+	codeMethodNotAllowed          = "METHOD_NOT_ALLOWED"
 )
 
 // writeServiceError maps an error of the token domain or of authentication
@@ -44,16 +47,26 @@ func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		errors.Is(err, pat.ErrUnauthenticated):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="patd"`)
 		writeError(w, http.StatusUnauthorized, codeUnauthenticated, "authentication required")
+	case errors.Is(err, pat.ErrNotOrgMember):
+		writeError(w, http.StatusForbidden, string(pat.ReasonNotOrgMember), "not a member of this organization")
 	case errors.Is(err, pat.ErrForbidden):
 		writeError(w, http.StatusForbidden, codeForbidden, err.Error())
 	case errors.Is(err, pat.ErrNotFound):
 		writeError(w, http.StatusNotFound, codeNotFound, "Token not found")
+	case errors.Is(err, pat.ErrSessionNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, "Invalid or expired session")
+	case errors.Is(err, pat.ErrSessionExpired):
+		writeError(w, http.StatusBadRequest, string(pat.ReasonSessionExpired), "Session expired")
+	case errors.Is(err, pat.ErrWrongPollSecret):
+		writeError(w, http.StatusUnauthorized, codeInvalidPollSecret, "Invalid session secret")
+	case errors.Is(err, pat.ErrUnavailable):
+		log.WarnContext(r.Context(), "dependency unavailable", "error", err, "route", r.Pattern,
+			"request_id", requestinfo.FromContext(r.Context()).ID)
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "temporarily unavailable; try again")
 	case errors.As(err, &input):
 		writeError(w, http.StatusBadRequest, inputCode(input.Reason), input.Message)
 	case errors.As(err, &maxActive):
-		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"error": maxActive.Error(), "code": codeMaxTokens, "maxActiveTokens": maxActive.Max,
-		})
+		writeMaxActive(w, http.StatusBadRequest, maxActive)
 	case errors.As(err, &quota):
 		setRateLimitHeaders(w, quota.Usage())
 		writeRateLimited(w, quota.Error(), quota.ResetAt)
@@ -74,6 +87,10 @@ func inputCode(r pat.Reason) string {
 		return string(r)
 	}
 	return codeValidation
+}
+
+func writeMaxActive(w http.ResponseWriter, status int, e *pat.MaxActiveError) {
+	writeJSON(w, status, map[string]any{"error": e.Error(), "code": codeMaxTokens, "maxActiveTokens": e.Max})
 }
 
 func writeRateLimited(w http.ResponseWriter, msg string, resetAt time.Time) {

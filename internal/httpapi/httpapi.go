@@ -8,12 +8,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/alternatefutures/patd/internal/auth"
-	"github.com/alternatefutures/patd/internal/pat"
 )
 
 // Body limits.
@@ -73,20 +71,52 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg, "code": code})
 }
 
-// RevokeAll deletes every token of the user in the path, for when the account
-// goes. Only backends may call it: serve it behind RequireServiceSecret.
-func RevokeAll(tokens *pat.Service, log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		userID := r.PathValue("userId")
-		if userID == "" {
-			writeError(w, http.StatusBadRequest, codeBadRequest, "missing user id")
+// WithJSONErrors serves mux, answering for unknown routes and methods with
+// JSON bodies (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with Allow) instead of
+// the mux's plain text: every answer patd gives is JSON.
+func WithJSONErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
 			return
 		}
-		n, err := tokens.RevokeAll(r.Context(), userID)
-		if err != nil {
-			writeServiceError(w, r, log, err)
-			return
+		// No route: let the mux decide between 404, 405 and a redirect,
+		// and replace only its plain-text errors.
+		rec := &errorRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusNotFound:
+			writeError(w, http.StatusNotFound, codeNotFound, "no such route")
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route")
+		default:
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(rec.body)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "deleted": n})
+	})
+}
+
+// errorRecorder keeps what the mux answers for a request it has no route for.
+type errorRecorder struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (e *errorRecorder) Header() http.Header { return e.header }
+func (e *errorRecorder) WriteHeader(status int) {
+	if e.status == 0 {
+		e.status = status
 	}
+}
+func (e *errorRecorder) Write(b []byte) (int, error) {
+	if e.status == 0 {
+		e.status = http.StatusOK
+	}
+	e.body = append(e.body, b...)
+	return len(b), nil
 }

@@ -23,81 +23,120 @@ type Tokens struct {
 // listedToken is a token in a list answer; timestamps as in GraphQL, null
 // where there is none.
 type listedToken struct {
-	ID          string  `json:"id"`
-	Name        string  `json:"name"`
-	MaskedToken string  `json:"maskedToken"`
-	ExpiresAt   *string `json:"expiresAt"`
-	LastUsedAt  *string `json:"lastUsedAt"`
-	CreatedAt   string  `json:"createdAt"`
+	ID             string  `json:"id"`
+	Name           string  `json:"name"`
+	OrganizationID *string `json:"organizationId"`
+	MaskedToken    string  `json:"maskedToken"`
+	ExpiresAt      *string `json:"expiresAt"`
+	LastUsedAt     *string `json:"lastUsedAt"`
+	CreatedAt      string  `json:"createdAt"`
+	UpdatedAt      string  `json:"updatedAt"`
+}
+
+func toListed(t pat.Token) listedToken {
+	return listedToken{
+		ID:             t.ID,
+		Name:           t.Name,
+		OrganizationID: t.OrganizationID,
+		MaskedToken:    t.MaskedToken,
+		ExpiresAt:      date.FormatPtr(t.ExpiresAt),
+		LastUsedAt:     date.FormatPtr(t.LastUsedAt),
+		CreatedAt:      date.Format(t.CreatedAt),
+		UpdatedAt:      date.Format(t.UpdatedAt),
+	}
 }
 
 // createdToken is the one answer that carries the secret.
 type createdToken struct {
-	ID          string  `json:"id"`
-	Name        string  `json:"name"`
-	Token       string  `json:"token"`
-	MaskedToken string  `json:"maskedToken"`
-	ExpiresAt   *string `json:"expiresAt"`
-	CreatedAt   string  `json:"createdAt"`
+	listedToken
+	Token string `json:"token"`
+}
+
+// newTokenRequest is the body of the routes that create a token.
+type newTokenRequest struct {
+	Name           *string         `json:"name"`
+	ExpiresAt      json.RawMessage `json:"expiresAt"`
+	OrganizationID *string         `json:"organizationId"`
+}
+
+// newToken turns the request into what the domain asks for; a date it
+// cannot read is pat.ErrInvalidDate.
+func (req newTokenRequest) newToken() (pat.NewToken, error) {
+	exp, err := parseJSONDate(req.ExpiresAt)
+	if err != nil {
+		return pat.NewToken{}, pat.ErrInvalidDate
+	}
+	var nt pat.NewToken
+	if req.Name != nil {
+		nt.Name = *req.Name
+	}
+	if req.OrganizationID != nil {
+		nt.OrganizationID = *req.OrganizationID
+	}
+	nt.ExpiresAt = exp
+	return nt, nil
+}
+
+// decodeBody reads a JSON body of at most MaxRESTBody bytes into v, or
+// answers 400 (413 when too large) itself and returns false. An empty body
+// decodes as {}.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := readBody(w, r, MaxRESTBody, nil)
+	if !ok {
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	if json.Unmarshal(body, v) != nil {
+		writeError(w, http.StatusBadRequest, codeValidation, "the request body is not the JSON object this route takes")
+		return false
+	}
+	return true
 }
 
 // caller returns the authenticated caller, or answers for failed
 // authentication itself and returns ok false.
-func (h *Tokens) caller(w http.ResponseWriter, r *http.Request) (p auth.Principal, ok bool) {
+func caller(w http.ResponseWriter, r *http.Request, log *slog.Logger) (p auth.Principal, ok bool) {
 	p, err := auth.FromContext(r.Context())
 	if err != nil {
-		writeServiceError(w, r, h.Log, err)
+		writeServiceError(w, r, log, err)
 		return p, false
 	}
 	return p, true
 }
 
-// Create mints a token: POST {"name", "expiresAt"?}.
+// Create mints a token: POST {"name", "expiresAt"?, "organizationId"?}.
 func (h *Tokens) Create(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.caller(w, r)
+	p, ok := caller(w, r, h.Log)
 	if !ok {
 		return
 	}
-	body, ok := readBody(w, r, MaxRESTBody, nil)
-	if !ok {
-		return
-	}
-	var req struct {
-		Name      *string         `json:"name"`
-		ExpiresAt json.RawMessage `json:"expiresAt"`
-	}
-	if json.Unmarshal(body, &req) != nil {
-		writeError(w, http.StatusBadRequest, codeValidation, `want a JSON body {"name": "…", "expiresAt": <optional>}`)
+	var req newTokenRequest
+	if !decodeBody(w, r, &req) {
 		return
 	}
 	if req.Name == nil {
 		writeError(w, http.StatusBadRequest, string(pat.ReasonInvalidName), "name is required")
 		return
 	}
-	expiresAt, err := parseJSONDate(req.ExpiresAt)
+	nt, err := req.newToken()
 	if err != nil {
-		writeServiceError(w, r, h.Log, pat.ErrInvalidDate)
+		writeServiceError(w, r, h.Log, err)
 		return
 	}
-	c, err := h.Service.Create(r.Context(), p, *req.Name, expiresAt)
+	c, err := h.Service.Create(r.Context(), p, nt)
 	if err != nil {
 		writeServiceError(w, r, h.Log, err)
 		return
 	}
 	setRateLimitHeaders(w, c.Quota)
-	writeJSON(w, http.StatusCreated, map[string]any{"success": true, "token": createdToken{
-		ID:          c.ID,
-		Name:        c.Name,
-		Token:       c.Secret,
-		MaskedToken: c.MaskedToken,
-		ExpiresAt:   date.FormatPtr(c.ExpiresAt),
-		CreatedAt:   date.Format(c.CreatedAt),
-	}})
+	writeJSON(w, http.StatusCreated, map[string]any{"success": true, "token": createdToken{toListed(c.Token), c.Secret}})
 }
 
 // List answers every token of the caller at once, as the old API did.
 func (h *Tokens) List(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.caller(w, r)
+	p, ok := caller(w, r, h.Log)
 	if !ok {
 		return
 	}
@@ -109,14 +148,7 @@ func (h *Tokens) List(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, t := range page.Tokens {
-			out = append(out, listedToken{
-				ID:          t.ID,
-				Name:        t.Name,
-				MaskedToken: t.MaskedToken,
-				ExpiresAt:   date.FormatPtr(t.ExpiresAt),
-				LastUsedAt:  date.FormatPtr(t.LastUsedAt),
-				CreatedAt:   date.Format(t.CreatedAt),
-			})
+			out = append(out, toListed(t))
 		}
 		if !page.HasNextPage {
 			break
@@ -128,7 +160,7 @@ func (h *Tokens) List(w http.ResponseWriter, r *http.Request) {
 
 // Delete deletes the caller's token named in the path.
 func (h *Tokens) Delete(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.caller(w, r)
+	p, ok := caller(w, r, h.Log)
 	if !ok {
 		return
 	}
@@ -141,7 +173,7 @@ func (h *Tokens) Delete(w http.ResponseWriter, r *http.Request) {
 
 // Limits tells where the caller stands against the creation quota and the cap.
 func (h *Tokens) Limits(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.caller(w, r)
+	p, ok := caller(w, r, h.Log)
 	if !ok {
 		return
 	}

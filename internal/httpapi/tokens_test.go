@@ -129,7 +129,7 @@ func TestRESTErrors(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"bad name", map[string]any{"name": "a/b"}, 400, "INVALID_TOKEN_NAME"},
+		{"bad name", map[string]any{"name": "a<b"}, 400, "INVALID_TOKEN_NAME"},
 		{"no name", map[string]any{}, 400, "INVALID_TOKEN_NAME"},
 		{"long name", map[string]any{"name": strings.Repeat("a", 101)}, 400, "INVALID_TOKEN_NAME"},
 		{"past expiry", map[string]any{"name": "x", "expiresAt": time.Now().Add(-time.Minute).UnixMilli()}, 400, "INVALID_EXPIRATION"},

@@ -17,16 +17,18 @@ import (
 // validAnswer is the body of a VALID answer; exp is null for a token that
 // never expires.
 type validAnswer struct {
-	Valid     bool   `json:"valid"`
-	Active    bool   `json:"active"`
-	Code      string `json:"code"`
-	UserID    string `json:"userId"`
-	TokenID   string `json:"tokenId"`
-	Name      string `json:"name"`
-	Sub       string `json:"sub"`
-	Exp       *int64 `json:"exp"`
-	Iat       int64  `json:"iat"`
-	TokenType string `json:"token_type"`
+	Valid   bool   `json:"valid"`
+	Active  bool   `json:"active"`
+	Code    string `json:"code"`
+	UserID  string `json:"userId"`
+	TokenID string `json:"tokenId"`
+	// OrganizationID is always present: null for a personal token.
+	OrganizationID *string `json:"organizationId"`
+	Name           string  `json:"name"`
+	Sub            string  `json:"sub"`
+	Exp            *int64  `json:"exp"`
+	Iat            int64   `json:"iat"`
+	TokenType      string  `json:"token_type"`
 }
 
 // invalidAnswer is the body of every other answer.
@@ -83,7 +85,7 @@ func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case pat.OutcomeValid:
 		out := validAnswer{
 			Valid: true, Active: true, Code: string(v.Outcome),
-			UserID: v.UserID, TokenID: v.TokenID, Name: v.Name, Sub: v.UserID,
+			UserID: v.UserID, TokenID: v.TokenID, OrganizationID: v.OrganizationID, Name: v.Name, Sub: v.UserID,
 			Iat: v.CreatedAt.Unix(), TokenType: "personal_access_token",
 		}
 		if v.ExpiresAt != nil {

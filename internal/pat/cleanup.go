@@ -31,8 +31,8 @@ func NewMaintenance(pool *pgxpool.Pool, log *slog.Logger) *Maintenance {
 const cleanupBatch = 1000
 
 // Cleanup deletes every expired token, in batches, with an audit event for
-// each. Only one replica cleans up at a time: when another holds the cleanup
-// lock, Cleanup returns (0, false, nil) at once.
+// each, and expired CLI login sessions. Only one replica cleans up at a time:
+// when another holds the cleanup lock, Cleanup returns (0, false, nil) at once.
 func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err error) {
 	conn, err := m.pool.Acquire(ctx)
 	if err != nil {
@@ -72,9 +72,15 @@ func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err e
 		}
 		deleted += n
 		if n < cleanupBatch {
-			return deleted, true, nil
+			break
 		}
 	}
+	// CLI login sessions expire after ten minutes; a poll after that is
+	// told so until this removes them.
+	if _, err := q.DeleteExpiredCLISessions(ctx, time.Now()); err != nil {
+		return deleted, true, fmt.Errorf("cleanup: CLI login sessions: %w", err)
+	}
+	return deleted, true, nil
 }
 
 // RunCleanup calls Cleanup soon after start (replicas that restart more

@@ -15,8 +15,11 @@ var (
 	ErrUnauthenticated = errors.New("authentication required")
 	ErrForbidden       = errors.New("not allowed")
 	ErrNotFound        = errors.New("token not found")
-	// ErrUnavailable means the store could not be reached to answer.
-	ErrUnavailable = errors.New("token store unavailable")
+	// ErrUnavailable means something patd depends on (the token store, the
+	// auth service) could not be reached to answer.
+	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrNotOrgMember refuses an organization token to a non-member.
+	ErrNotOrgMember = fmt.Errorf("%w: not a member of this organization", ErrForbidden)
 )
 
 // Reason says, in a machine-readable way, what is wrong with a request's input.
@@ -28,6 +31,13 @@ const (
 	ReasonInvalidExpiration Reason = "INVALID_EXPIRATION"
 	ReasonInvalidPagination Reason = "INVALID_PAGINATION"
 	ReasonInvalidGrace      Reason = "INVALID_GRACE_PERIOD"
+	ReasonInvalidUser       Reason = "INVALID_USER"
+)
+
+// Reasons front doors give with ErrNotOrgMember and ErrSessionExpired.
+const (
+	ReasonNotOrgMember   Reason = "NOT_ORG_MEMBER"
+	ReasonSessionExpired Reason = "SESSION_EXPIRED"
 )
 
 // InputError is a request the caller must change.
@@ -70,14 +80,20 @@ func (e *QuotaError) Usage() limit.Usage {
 	return limit.Usage{Limit: e.Limit, Window: e.Window, ResetAt: e.ResetAt}
 }
 
-// RateError means the token used to authenticate has been validated more
-// often than its validation rate allows, until ResetAt.
+// RateError means something was done more often than its rate allows, until
+// ResetAt: by default, the token used to authenticate was validated too often.
 type RateError struct {
 	ResetAt time.Time
+	// Message says what was done too often; empty for token validations.
+	Message string
 }
 
 func (e *RateError) Error() string {
-	return "this personal access token is used too often; try again after " + e.ResetAt.UTC().Format(time.RFC3339)
+	msg := e.Message
+	if msg == "" {
+		msg = "this personal access token is used too often"
+	}
+	return msg + "; try again after " + e.ResetAt.UTC().Format(time.RFC3339)
 }
 
 // MaxActiveError means the user holds as many unexpired tokens as allowed.

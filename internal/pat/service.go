@@ -27,6 +27,7 @@ import (
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/metrics"
+	"github.com/alternatefutures/patd/internal/orgs"
 	"github.com/alternatefutures/patd/internal/requestinfo"
 	"github.com/alternatefutures/patd/internal/token"
 )
@@ -41,14 +42,26 @@ const (
 
 // Token is a stored token as its owner may see it: never the secret.
 type Token struct {
-	ID          string
-	UserID      string
-	Name        string
-	MaskedToken string
-	ExpiresAt   *time.Time
-	LastUsedAt  *time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID     string
+	UserID string
+	// OrganizationID is the organization the token belongs to; nil for a
+	// personal token.
+	OrganizationID *string
+	Name           string
+	MaskedToken    string
+	ExpiresAt      *time.Time
+	LastUsedAt     *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// NewToken is what a caller asks for when creating a token.
+type NewToken struct {
+	Name      string
+	ExpiresAt *time.Time // nil: never expires
+	// OrganizationID, when not empty, makes the token the organization's;
+	// the caller must be a member.
+	OrganizationID string
 }
 
 // Created is a token just minted, with its secret: the one time it is shown.
@@ -83,10 +96,21 @@ type Config struct {
 	MaxActive int
 }
 
+// Memberships tells whether a user belongs to an organization: nil when so,
+// orgs.ErrNotMember when not, any other error when it cannot tell.
+type Memberships interface {
+	Check(ctx context.Context, authorization, userID, orgID string) error
+}
+
 // Deps are the Service's collaborators.
 type Deps struct {
 	// Quota counts token creations per user.
 	Quota limit.Quota
+	// Memberships checks organization membership for organization tokens.
+	Memberships Memberships
+	// CLIStarts limits CLI logins started per client address, and CLIPolls
+	// polls per pairing session; nil: defaults kept in this process.
+	CLIStarts, CLIPolls RateLimiter
 	// Validator is this replica's validation engine, told at once of what
 	// the Service revokes.
 	Validator *Validator
@@ -99,17 +123,35 @@ type Service struct {
 	store
 	cfg       Config
 	quota     limit.Quota
+	members   Memberships
+	cliStarts RateLimiter
+	cliPolls  RateLimiter
 	validator *Validator
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 }
 
+// Default CLI login limits.
+const (
+	DefaultCLIStartsPerMinute = 20 // per client address
+	DefaultCLIPollsPerMinute  = 60 // per session: the CLI polls every 2 s
+)
+
 // New returns a Service storing tokens in pool.
 func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
+	if d.CLIStarts == nil {
+		d.CLIStarts = limit.NewRate(DefaultCLIStartsPerMinute, time.Minute, nil, "")
+	}
+	if d.CLIPolls == nil {
+		d.CLIPolls = limit.NewRate(DefaultCLIPollsPerMinute, time.Minute, nil, "")
+	}
 	return &Service{
+		cliStarts: d.CLIStarts,
+		cliPolls:  d.CLIPolls,
 		store:     newStore(pool),
 		cfg:       cfg,
 		quota:     d.Quota,
+		members:   d.Memberships,
 		validator: d.Validator,
 		metrics:   d.Metrics,
 		log:       d.Log,
@@ -118,15 +160,31 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 
 func toToken(r db.PersonalAccessToken) Token {
 	return Token{
-		ID:          r.ID,
-		UserID:      r.UserID,
-		Name:        r.Name,
-		MaskedToken: token.Mask(r.TokenStart),
-		ExpiresAt:   utcPtr(r.ExpiresAt),
-		LastUsedAt:  utcPtr(r.LastUsedAt),
-		CreatedAt:   r.CreatedAt.UTC(),
-		UpdatedAt:   r.UpdatedAt.UTC(),
+		ID:             r.ID,
+		UserID:         r.UserID,
+		OrganizationID: r.OrganizationID,
+		Name:           r.Name,
+		MaskedToken:    token.Mask(r.TokenStart),
+		ExpiresAt:      utcPtr(r.ExpiresAt),
+		LastUsedAt:     utcPtr(r.LastUsedAt),
+		CreatedAt:      r.CreatedAt.UTC(),
+		UpdatedAt:      r.UpdatedAt.UTC(),
 	}
+}
+
+// optional is s as a nullable column: nil when empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -172,36 +230,95 @@ func checkExpiry(expiresAt *time.Time, now time.Time) error {
 	return nil
 }
 
-// Create mints a token for the caller.
-func (s *Service) Create(ctx context.Context, p auth.Principal, name string, expiresAt *time.Time) (Created, error) {
+// Create mints a token for the caller, who must have signed in (a PAT or an
+// sdk-access JWT cannot mint more). For an organization token the caller's
+// membership is checked first, before any quota is spent.
+func (s *Service) Create(ctx context.Context, p auth.Principal, nt NewToken) (Created, error) {
 	if err := requireSession(p); err != nil {
 		return Created{}, err
 	}
 	now := time.Now()
-	name, err := checkName(name)
+	nt, err := checkNewToken(nt, now)
 	if err != nil {
 		return Created{}, err
 	}
-	if err := checkExpiry(expiresAt, now); err != nil {
+	if err := s.checkMember(ctx, p, nt.OrganizationID); err != nil {
 		return Created{}, err
 	}
-	res, err := s.takeQuota(ctx, p.UserID)
+	return s.mint(ctx, p.UserID, p.UserID, nt, now, nil)
+}
+
+// CreateFor mints a token for userID on behalf of a backend holding the
+// service secret (the deploy pipeline), which vouches for the membership.
+// Quota and max active count as for any create.
+func (s *Service) CreateFor(ctx context.Context, userID string, nt NewToken) (Created, error) {
+	if userID == "" {
+		return Created{}, inputError(ReasonInvalidUser, "userId is required")
+	}
+	now := time.Now()
+	nt, err := checkNewToken(nt, now)
+	if err != nil {
+		return Created{}, err
+	}
+	return s.mint(ctx, ActorService, userID, nt, now, nil)
+}
+
+// checkNewToken applies the name and expiry rules, returning nt with its
+// name normalised.
+func checkNewToken(nt NewToken, now time.Time) (NewToken, error) {
+	name, err := checkName(nt.Name)
+	if err != nil {
+		return nt, err
+	}
+	nt.Name = name
+	return nt, checkExpiry(nt.ExpiresAt, now)
+}
+
+// checkMember checks that the caller belongs to orgID (none: a personal token).
+func (s *Service) checkMember(ctx context.Context, p auth.Principal, orgID string) error {
+	if orgID == "" {
+		return nil
+	}
+	err := s.members.Check(ctx, p.Authorization, p.UserID, orgID)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, orgs.ErrNotMember):
+		return ErrNotOrgMember
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// mint takes a quota slot and creates the token in one transaction with its
+// audit row, and with whatever more the caller's transaction step does
+// (within may be nil); a failure gives the slot back.
+func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q *db.Queries) error) (Created, error) {
+	res, err := s.takeQuota(ctx, userID)
 	if err != nil {
 		return Created{}, err
 	}
 	var created Created
 	err = s.inTx(ctx, func(q *db.Queries) error {
-		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
+		if err := q.LockUserTokens(ctx, userID); err != nil {
 			return err
 		}
-		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
+		if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
 			return err
 		}
-		created, err = s.insert(ctx, q, p.UserID, name, expiresAt, now)
+		if within != nil {
+			if err := within(q); err != nil {
+				return err
+			}
+		}
+		created, err = s.insert(ctx, q, userID, nt, now)
 		if err != nil {
 			return err
 		}
-		return audit(ctx, q, ActionCreate, p.UserID, p.UserID, &created.ID, map[string]any{"name": name})
+		detail := map[string]any{"name": nt.Name}
+		if nt.OrganizationID != "" {
+			detail["organizationId"] = nt.OrganizationID
+		}
+		return audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail)
 	})
 	if err != nil {
 		// The slot was taken for a token that does not exist: give it back.
@@ -248,7 +365,7 @@ func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string,
 	return nil
 }
 
-func (s *Service) insert(ctx context.Context, q *db.Queries, userID, name string, expiresAt *time.Time, now time.Time) (Created, error) {
+func (s *Service) insert(ctx context.Context, q *db.Queries, userID string, nt NewToken, now time.Time) (Created, error) {
 	secret, err := token.New(s.cfg.TokenPrefix)
 	if err != nil {
 		return Created{}, err
@@ -259,13 +376,14 @@ func (s *Service) insert(ctx context.Context, q *db.Queries, userID, name string
 	}
 	h := token.Hash(secret)
 	row, err := q.InsertToken(ctx, db.InsertTokenParams{
-		ID:         id.String(),
-		UserID:     userID,
-		Name:       name,
-		TokenHash:  h[:],
-		TokenStart: token.Start(secret),
-		ExpiresAt:  utcPtr(expiresAt),
-		CreatedAt:  now,
+		ID:             id.String(),
+		UserID:         userID,
+		OrganizationID: optional(nt.OrganizationID),
+		Name:           nt.Name,
+		TokenHash:      h[:],
+		TokenStart:     token.Start(secret),
+		ExpiresAt:      utcPtr(nt.ExpiresAt),
+		CreatedAt:      now,
 	})
 	if err != nil {
 		return Created{}, err
@@ -419,7 +537,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
 			return nil, err
 		}
-		created, err = s.insert(ctx, q, p.UserID, old.Name, exp, now)
+		created, err = s.insert(ctx, q, p.UserID, NewToken{Name: old.Name, ExpiresAt: exp, OrganizationID: deref(old.OrganizationID)}, now)
 		if err != nil {
 			return nil, err
 		}
@@ -448,12 +566,13 @@ func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grac
 	return q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: old.ID, UserID: old.UserID, ExpiresAt: &end, Now: now})
 }
 
-// RevokeAll deletes every token of userID, for when the account goes. It is
-// called by a backend, not by the user; it returns how many were deleted.
-func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
+// RevokeAll deletes every token of userID, for when the account goes, or
+// with orgID only those of that organization, for when the user leaves it.
+// It is called by a backend, not by the user; it returns how many were deleted.
+func (s *Service) RevokeAll(ctx context.Context, userID, orgID string) (int, error) {
 	var n int
 	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		rows, err := q.DeleteUserTokens(ctx, userID)
+		rows, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: userID, OrganizationID: optional(orgID)})
 		if err != nil || len(rows) == 0 {
 			return nil, err
 		}

@@ -35,12 +35,14 @@ const (
 
 // Validation is the answer to "is this token valid, and whose is it?".
 type Validation struct {
-	Outcome   Outcome
-	UserID    string
-	TokenID   string
-	Name      string
-	ExpiresAt *time.Time
-	CreatedAt time.Time
+	Outcome Outcome
+	UserID  string
+	TokenID string
+	// OrganizationID is the token's organization; nil for a personal token.
+	OrganizationID *string
+	Name           string
+	ExpiresAt      *time.Time
+	CreatedAt      time.Time
 	// RetryAfter is how long to wait when Outcome is OutcomeRateLimited.
 	RetryAfter time.Duration
 }
@@ -165,12 +167,13 @@ func (v *Validator) load(ctx context.Context, h [32]byte) (Validation, error) {
 			return nil, err
 		}
 		ans := Validation{
-			Outcome:   OutcomeValid,
-			UserID:    row.UserID,
-			TokenID:   row.ID,
-			Name:      row.Name,
-			ExpiresAt: utcPtr(row.ExpiresAt),
-			CreatedAt: row.CreatedAt.UTC(),
+			Outcome:        OutcomeValid,
+			UserID:         row.UserID,
+			TokenID:        row.ID,
+			OrganizationID: row.OrganizationID,
+			Name:           row.Name,
+			ExpiresAt:      utcPtr(row.ExpiresAt),
+			CreatedAt:      row.CreatedAt.UTC(),
 		}
 		v.cacheAnswer(h, ans, v.cfg.CacheTTL, gen)
 		return ans, nil

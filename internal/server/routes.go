@@ -40,10 +40,20 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 		mux.Handle("GET "+base+"/limits", user(http.HandlerFunc(tokens.Limits)))
 		mux.Handle("DELETE "+base+"/{id}", user(http.HandlerFunc(tokens.Delete)))
 	}
-	mux.Handle("POST /internal/users/{userId}/revoke-all", service(httpapi.RevokeAll(s.Tokens, s.log)))
+	internal := &httpapi.Internal{Service: s.Tokens, Log: s.log}
+	for _, base := range []string{"/api/tokens", "/tokens"} {
+		mux.Handle("POST "+base+"/internal/create", service(http.HandlerFunc(internal.Create)))
+	}
+	mux.Handle("POST /internal/users/{userId}/revoke-all", service(http.HandlerFunc(internal.RevokeAll)))
+
+	cli := &httpapi.CLI{Service: s.Tokens, AppURL: cfg.AppURL, Log: s.log}
+	mux.Handle("POST /auth/pat/create", user(http.HandlerFunc(cli.CreateToken)))
+	mux.HandleFunc("POST /auth/cli/start", cli.Start)
+	mux.Handle("POST /auth/cli/approve", user(http.HandlerFunc(cli.Approve)))
+	mux.HandleFunc("POST /auth/cli/poll", cli.Poll)
 
 	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, mux)
+	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithJSONErrors(mux))
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/alternatefutures/patd/internal/httpapi"
 	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/metrics"
+	"github.com/alternatefutures/patd/internal/orgs"
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
@@ -36,7 +37,9 @@ type Server struct {
 	handler     http.Handler
 	pool        *pgxpool.Pool
 	redis       redis.UniversalClient // nil without REDIS_URL
-	rate        *limit.Rate
+	rate        *limit.Rate           // validations per token
+	cliPolls    *limit.Rate
+	cliStarts   *limit.Rate
 	log         *slog.Logger
 }
 
@@ -71,10 +74,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		CacheTTL:  cfg.CacheTTL,
 		CacheSize: cfg.CacheSize,
 	}, pat.ValidatorDeps{Rate: s.rate, Metrics: m, Log: log})
+	members, err := orgs.New(cfg.AuthServiceURL, 0, 0)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.cliPolls = limit.NewRate(pat.DefaultCLIPollsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clipoll:")
+	s.cliStarts = limit.NewRate(pat.DefaultCLIStartsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clistart:")
 	s.Tokens = pat.New(pool, pat.Config{
 		TokenPrefix: cfg.TokenPrefix,
 		MaxActive:   cfg.MaxActive,
-	}, pat.Deps{Quota: quota, Validator: s.Validator, Metrics: m, Log: log})
+	}, pat.Deps{
+		Quota:       quota,
+		Memberships: members,
+		CLIStarts:   s.cliStarts,
+		CLIPolls:    s.cliPolls,
+		Validator:   s.Validator,
+		Metrics:     m,
+		Log:         log,
+	})
 	s.handler = s.routes(cfg, m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s, nil
 }
@@ -134,9 +152,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Maintenance.RunCleanup(bg, time.Hour)
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
-	go s.rate.RunSync(bg, func(err error) {
-		s.log.Warn("validation rate: Redis unreachable; limiting per replica until it is back", "error", err)
-	})
+	for name, r := range map[string]*limit.Rate{"validation": s.rate, "CLI login poll": s.cliPolls, "CLI login start": s.cliStarts} {
+		go r.RunSync(bg, func(err error) {
+			s.log.Warn(name+" rate: Redis unreachable; limiting per replica until it is back", "error", err)
+		})
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

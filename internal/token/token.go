@@ -93,28 +93,35 @@ func New(prefix string) (string, error) {
 	if prefix != PrefixLive && prefix != PrefixTest {
 		return "", errors.New("token: unknown prefix")
 	}
-	var b strings.Builder
-	b.Grow(Length)
-	b.WriteString(prefix)
+	random, err := Random(randomLen)
+	if err != nil {
+		return "", err
+	}
+	body := prefix + random
+	sum := checksum(body)
+	return body + string(sum[:]), nil
+}
+
+// Random returns n base62 characters from crypto/rand: for tokens, and for
+// other secrets and ids that must be unguessable and safe in a URL path.
+func Random(n int) (string, error) {
+	out := make([]byte, 0, n)
 	// Rejection sampling keeps every base62 character equally likely.
 	buf := make([]byte, 64)
-	for n := 0; n < randomLen; {
+	for len(out) < n {
 		if _, err := rand.Read(buf); err != nil {
 			return "", err
 		}
 		for _, c := range buf {
-			if n == randomLen {
+			if len(out) == n {
 				break
 			}
 			if c < 248 { // 248 = 4*62
-				b.WriteByte(base62[c%62])
-				n++
+				out = append(out, base62[c%62])
 			}
 		}
 	}
-	sum := checksum(b.String())
-	b.Write(sum[:])
-	return b.String(), nil
+	return string(out), nil
 }
 
 var crcTable = crc32.MakeTable(crc32.IEEE)
@@ -181,16 +188,22 @@ var (
 	ErrInvalidExpiration = errors.New("INVALID_EXPIRATION")
 )
 
+// NameSymbols are the characters besides letters, digits and spaces that a
+// name may hold: enough for the names the backend generates, such as
+// "auto: Postgres (my-app-1)", and none that is significant in HTML, a shell
+// string or JSON (< > " ' ` & \\).
+const NameSymbols = "-_.:()/@#+,"
+
 // NormalizeName trims name and checks it: 1 to 100 characters, each a letter,
-// a digit, a space, '-', '_' or '.'. Letters and digits are Unicode ones, so
-// "Café CI" is a fine name; control and format characters never are.
+// a digit, a space or one of NameSymbols. Letters and digits are Unicode
+// ones, so "Café CI" is a fine name; control and format characters never are.
 func NormalizeName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLength {
 		return "", ErrInvalidName
 	}
 	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && r != '-' && r != '_' && r != '.' {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && !strings.ContainsRune(NameSymbols, r) {
 			return "", ErrInvalidName
 		}
 	}

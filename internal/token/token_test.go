@@ -402,7 +402,13 @@ func TestNormalizeName(t *testing.T) {
 		{"only whitespace", " \t\n\r ", "", true},
 		{"101 ascii", strings.Repeat("a", 101), "", true},
 		{"101 two-byte runes", strings.Repeat("é", 101), "", true},
-		{"slash", "a/b", "", true},
+		{"slash", "a/b", "a/b", false},
+		{"backend's generated name", "auto: Postgres (my-app-1)", "auto: Postgres (my-app-1)", false},
+		{"every symbol", "a-b_c.d:e(f)g/h@i#j+k,l", "a-b_c.d:e(f)g/h@i#j+k,l", false},
+		{"ampersand", "a&b", "", true},
+		{"backquote", "a`b", "", true},
+		{"greater than", "a>b", "", true},
+		{"semicolon", "a;b", "", true},
 		{"backslash", `a\b`, "", true},
 		{"angle bracket", "<script>", "", true},
 		{"less than", "a<b", "", true},
@@ -418,8 +424,8 @@ func TestNormalizeName(t *testing.T) {
 		{"right-to-left override", "a\u202eb", "", true},
 		{"non-breaking space inside", "a\u00a0b", "", true},
 		{"invalid UTF-8", "a\xffb", "", true},
-		{"at sign", "me@example", "", true},
-		{"colon", "a:b", "", true},
+		{"at sign", "me@example", "me@example", false},
+		{"colon", "a:b", "a:b", false},
 		{"percent", "100%", "", true},
 	}
 	for _, tt := range tests {
@@ -591,7 +597,7 @@ func FuzzClassify(f *testing.F) {
 }
 
 func nameRuneAllowed(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || r == '-' || r == '_' || r == '.'
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || strings.ContainsRune("-_.:()/@#+,", r)
 }
 
 func FuzzNormalizeName(f *testing.F) {

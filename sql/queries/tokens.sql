@@ -11,8 +11,8 @@ WHERE user_id = @user_id AND (expires_at IS NULL OR expires_at > @now::timestamp
 SELECT count(*) FROM personal_access_tokens WHERE user_id = @user_id;
 
 -- name: InsertToken :one
-INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, created_at, updated_at)
-VALUES (@id, @user_id, @name, @token_hash, @token_start, @expires_at, @created_at, @created_at)
+INSERT INTO personal_access_tokens (id, user_id, organization_id, name, token_hash, token_start, expires_at, created_at, updated_at)
+VALUES (@id, @user_id, @organization_id, @name, @token_hash, @token_start, @expires_at, @created_at, @created_at)
 RETURNING *;
 
 -- name: GetToken :one
@@ -22,7 +22,7 @@ SELECT * FROM personal_access_tokens WHERE id = @id AND user_id = @user_id;
 SELECT * FROM personal_access_tokens WHERE id = ANY(@ids::text[]) AND user_id = @user_id;
 
 -- name: GetTokenByHash :one
-SELECT id, user_id, name, expires_at, created_at FROM personal_access_tokens WHERE token_hash = @token_hash;
+SELECT id, user_id, organization_id, name, expires_at, created_at FROM personal_access_tokens WHERE token_hash = @token_hash;
 
 -- name: ListTokens :many
 -- Newest first; the cursor is the (created_at, id) of the last row already seen.
@@ -37,7 +37,11 @@ LIMIT @max_rows;
 DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING token_hash;
 
 -- name: DeleteUserTokens :many
-DELETE FROM personal_access_tokens WHERE user_id = @user_id RETURNING id, token_hash;
+-- Every token of a user, or with @organization_id only those of that organization.
+DELETE FROM personal_access_tokens
+WHERE user_id = @user_id
+  AND (sqlc.narg(organization_id)::text IS NULL OR organization_id = sqlc.narg(organization_id)::text)
+RETURNING id, token_hash;
 
 -- name: SetTokenExpiry :exec
 UPDATE personal_access_tokens SET expires_at = @expires_at, updated_at = @now::timestamptz
