@@ -39,6 +39,10 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.POST{})
+	// The SDK sends every operation as a GraphQL multipart request. The
+	// schema has no Upload, so nothing is ever kept: the whole form is
+	// parsed in memory, within the route's body limit.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: maxMultipartBody, MaxMemory: maxMultipartBody})
 	if opts.Development {
 		srv.AddTransport(transport.GET{})
 		srv.Use(extension.Introspection{})
@@ -120,6 +124,9 @@ func operationLabel(oc *graphql.OperationContext) string {
 	}
 	return string(oc.Operation.Operation)
 }
+
+// maxMultipartBody bounds a multipart request, as the route bounds any body.
+const maxMultipartBody = 1 << 20
 
 // roundTripCost is the complexity of a field that queries the database: with
 // the default limit, at most 200 of them in one request.

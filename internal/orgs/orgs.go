@@ -99,7 +99,10 @@ func (c *Client) Check(ctx context.Context, authorization, userID, orgID string)
 }
 
 func (c *Client) ask(ctx context.Context, authorization, orgID string) error {
-	u := c.base.JoinPath("organizations", orgID)
+	// The id is one escaped path segment: it cannot reach another route.
+	u := c.base.JoinPath("organizations")
+	u.RawPath = u.EscapedPath() + "/" + url.PathEscape(orgID)
+	u.Path += "/" + orgID
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

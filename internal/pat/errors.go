@@ -27,11 +27,12 @@ type Reason string
 
 // Reasons of an InputError.
 const (
-	ReasonInvalidName       Reason = "INVALID_TOKEN_NAME"
-	ReasonInvalidExpiration Reason = "INVALID_EXPIRATION"
-	ReasonInvalidPagination Reason = "INVALID_PAGINATION"
-	ReasonInvalidGrace      Reason = "INVALID_GRACE_PERIOD"
-	ReasonInvalidUser       Reason = "INVALID_USER"
+	ReasonInvalidName         Reason = "INVALID_TOKEN_NAME"
+	ReasonInvalidExpiration   Reason = "INVALID_EXPIRATION"
+	ReasonInvalidPagination   Reason = "INVALID_PAGINATION"
+	ReasonInvalidGrace        Reason = "INVALID_GRACE_PERIOD"
+	ReasonInvalidUser         Reason = "INVALID_USER"
+	ReasonInvalidOrganization Reason = "INVALID_ORGANIZATION_ID"
 )
 
 // Reasons front doors give with ErrNotOrgMember and ErrSessionExpired.

@@ -271,7 +271,29 @@ func checkNewToken(nt NewToken, now time.Time) (NewToken, error) {
 		return nt, err
 	}
 	nt.Name = name
+	if !validID(nt.OrganizationID) {
+		return nt, inputError(ReasonInvalidOrganization, "organizationId must be at most %d letters, digits, '-' or '_'", maxIDLength)
+	}
 	return nt, checkExpiry(nt.ExpiresAt, now)
+}
+
+// maxIDLength bounds the ids of other services that patd stores.
+const maxIDLength = 128
+
+// validID accepts the ids the platform's services mint (UUIDs, nanoids,
+// cuids) and the empty string: nothing that could change the meaning of a
+// URL path it is put in.
+func validID(id string) bool {
+	if len(id) > maxIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkMember checks that the caller belongs to orgID (none: a personal token).
