@@ -77,6 +77,17 @@ List your tokens:
 Validate a token as a backend would (paste the token from the create answer):
   curl -s %[1]s/validate -H "Authorization: Bearer $SERVICE_SECRET" -H 'Content-Type: application/json' \
     -d '{"token":"af_live_..."}'
+
+CLI login by pairing (what "af login" does), step by step:
+  1. the CLI starts a session; keep its id and poll secret:
+     curl -s -X POST %[1]s/auth/cli/start -H 'Content-Type: application/json' -d '{"name":"CLI Login"}'
+     export SID='<verificationSessionId>' POLL='<pollSecret>'
+  2. the CLI polls: 202 {"status":"pending"} until someone approves:
+     curl -s %[1]s/auth/cli/poll -H 'Content-Type: application/json' -d "{\"verificationSessionId\":\"$SID\",\"pollSecret\":\"$POLL\"}"
+  3. the user approves in the web app (here: with the dev JWT):
+     curl -s %[1]s/auth/cli/approve -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' -d "{\"verificationSessionId\":\"$SID\"}"
+  4. the next poll (step 2 again) answers {"success":true,"token":"af_..."} once; after that, 404.
+
 GraphiQL: %[1]s/graphql
 
 `, base, jwt, cfg.ServiceSecrets[0])
