@@ -238,51 +238,6 @@ func (q *Queries) GetTokensByIDs(ctx context.Context, arg GetTokensByIDsParams) 
 	return items, nil
 }
 
-const importToken = `-- name: ImportToken :execrows
-INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-WHERE NOT EXISTS (
-    SELECT 1 FROM pat_audit_events
-    WHERE token_id = $1 AND action = ANY($10::text[])
-)
-ON CONFLICT DO NOTHING
-`
-
-type ImportTokenParams struct {
-	ID             string
-	UserID         string
-	Name           string
-	TokenHash      []byte
-	TokenStart     string
-	ExpiresAt      *time.Time
-	LastUsedAt     *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	RemovalActions []string
-}
-
-// Idempotent: a token already imported (same id or same hash) is left as it
-// is, and one removed since (an audit event with one of @removal_actions) is
-// not brought back.
-func (q *Queries) ImportToken(ctx context.Context, arg ImportTokenParams) (int64, error) {
-	result, err := q.db.Exec(ctx, importToken,
-		arg.ID,
-		arg.UserID,
-		arg.Name,
-		arg.TokenHash,
-		arg.TokenStart,
-		arg.ExpiresAt,
-		arg.LastUsedAt,
-		arg.CreatedAt,
-		arg.UpdatedAt,
-		arg.RemovalActions,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const insertToken = `-- name: InsertToken :one
 INSERT INTO personal_access_tokens (id, user_id, organization_id, name, token_hash, token_start, expires_at, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)

@@ -66,17 +66,21 @@ SET last_used_at = u.used_at
 FROM (SELECT unnest(@ids::text[]) AS id, unnest(@used_at::timestamptz[]) AS used_at) AS u
 WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at);
 
--- name: ImportToken :execrows
--- Idempotent: a token already imported (same id or same hash) is left as it
--- is, and one removed since (an audit event with one of @removal_actions) is
--- not brought back.
+-- name: ImportToken :batchmany
+-- Sent in batches (one round trip for many rows). Idempotent: a token already
+-- present (same id or same hash) is left as it is, and one removed since (its
+-- hash in the tombstones, or, for removals older than the tombstones, its id
+-- with one of @removal_actions in the audit trail) is not brought back.
+-- Returns the row when it was inserted, nothing when it was skipped.
 INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
 SELECT @id, @user_id, @name, @token_hash, @token_start, @expires_at, @last_used_at, @created_at, @updated_at
-WHERE NOT EXISTS (
+WHERE NOT EXISTS (SELECT 1 FROM pat_token_tombstones WHERE token_hash = @token_hash)
+  AND NOT EXISTS (
     SELECT 1 FROM pat_audit_events
     WHERE token_id = @id AND action = ANY(@removal_actions::text[])
-)
-ON CONFLICT DO NOTHING;
+  )
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- name: TryCleanupLock :one
 -- Held for a whole cleanup run, so that one replica at a time does it.
