@@ -52,7 +52,7 @@ func TestCreateQuotaHoldsAcrossReplicas(t *testing.T) {
 				ResetAt          string
 			} `json:"apiKeyRateLimit"`
 		}
-		r.GraphQL(a.JWT("user-1"), `{ apiKeyRateLimit { remaining limit resetAt } }`, nil).OK(t).Decode(t, &out)
+		r.GraphQL(t, a.JWT("user-1"), `{ apiKeyRateLimit { remaining limit resetAt } }`, nil).OK(t).Decode(t, &out)
 		reset, err := time.Parse(time.RFC3339, out.L.ResetAt)
 		if out.L.Remaining != 0 || out.L.Limit != 10 || err != nil || reset.Before(time.Now().Add(23*time.Hour)) {
 			t.Errorf("apiKeyRateLimit: %+v", out.L)
@@ -127,7 +127,7 @@ func TestRedisOutage(t *testing.T) {
 		strings.Contains(string(resp.Body), "redis") || strings.Contains(string(resp.Body), "127.0.0.1") {
 		t.Errorf("REST create with Redis down: want a generic 500, got %s", resp)
 	}
-	res := r.GraphQL(r.JWT("user-1"), `mutation { createPersonalAccessToken(name: "during outage") { id } }`, nil)
+	res := r.GraphQL(t, r.JWT("user-1"), `mutation { createPersonalAccessToken(name: "during outage") { id } }`, nil)
 	if code := res.Code(t); code != "INTERNAL_SERVER_ERROR" || res.Errors[0].Message != "internal server error" {
 		t.Errorf("GraphQL create with Redis down: %+v", res.Errors)
 	}
@@ -198,7 +198,7 @@ func TestRateLimitedPATIsNotUnauthenticated(t *testing.T) {
 		resp.Header.Get("Retry-After") == "" {
 		t.Errorf("REST over the rate: %s", resp)
 	}
-	res := r.GraphQL(secret, `{ personalAccessTokens { totalCount } }`, nil)
+	res := r.GraphQL(t, secret, `{ personalAccessTokens { totalCount } }`, nil)
 	if code := res.Code(t); code != "RATE_LIMIT_EXCEEDED" || res.Errors[0].Extensions["retryAfterSeconds"] == nil {
 		t.Errorf("GraphQL over the rate: %+v", res.Errors)
 	}

@@ -47,7 +47,7 @@ func createToken(t *testing.T, r *pattest.Replica, user, name string, expiresAt 
 			Token string `json:"token"`
 		} `json:"createPersonalAccessToken"`
 	}
-	r.GraphQL(r.JWT(user), `mutation($name: String!, $exp: Date) { createPersonalAccessToken(name: $name, expiresAt: $exp) { id token } }`, vars).OK(t).Decode(t, &out)
+	r.GraphQL(t, r.JWT(user), `mutation($name: String!, $exp: Date) { createPersonalAccessToken(name: $name, expiresAt: $exp) { id token } }`, vars).OK(t).Decode(t, &out)
 	return out.C.ID, out.C.Token
 }
 
@@ -68,7 +68,7 @@ func refused(t *testing.T, r *pattest.Replica, tok string) bool {
 
 func deleteToken(t *testing.T, r *pattest.Replica, user, id string) {
 	t.Helper()
-	r.GraphQL(r.JWT(user), `mutation($id: ID!) { deletePersonalAccessToken(id: $id) }`, map[string]any{"id": id}).OK(t)
+	r.GraphQL(t, r.JWT(user), `mutation($id: ID!) { deletePersonalAccessToken(id: $id) }`, map[string]any{"id": id}).OK(t)
 }
 
 func TestValidateValidToken(t *testing.T) {
@@ -312,7 +312,7 @@ func TestRevocationReachesOtherReplicaWithinASecond(t *testing.T) {
 	}{
 		{"delete", func(user, id string) { deleteToken(t, a, user, id) }},
 		{"rotate", func(user, id string) {
-			a.GraphQL(a.JWT(user), `mutation($id: ID!) { rotatePersonalAccessToken(id: $id) { id } }`, map[string]any{"id": id}).OK(t)
+			a.GraphQL(t, a.JWT(user), `mutation($id: ID!) { rotatePersonalAccessToken(id: $id) { id } }`, map[string]any{"id": id}).OK(t)
 		}},
 		{"revoke-all", func(user, _ string) {
 			if resp := a.Do(http.MethodPost, "/internal/users/"+user+"/revoke-all", nil, secretHeader); resp.Status != http.StatusOK {
@@ -488,7 +488,7 @@ func lastUsed(t *testing.T, r *pattest.Replica, user string) map[string]*time.Ti
 			} `json:"data"`
 		} `json:"personalAccessTokens"`
 	}
-	r.GraphQL(r.JWT(user), `{ personalAccessTokens { data { id lastUsedAt } } }`, nil).OK(t).Decode(t, &out)
+	r.GraphQL(t, r.JWT(user), `{ personalAccessTokens { data { id lastUsedAt } } }`, nil).OK(t).Decode(t, &out)
 	m := map[string]*time.Time{}
 	for _, d := range out.L.Data {
 		m[d.ID] = d.LastUsedAt
