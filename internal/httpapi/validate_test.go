@@ -247,34 +247,3 @@ func TestValidateWhileDatabaseDown(t *testing.T) {
 		return resp.Status == http.StatusOK, "database back, still " + resp.String()
 	})
 }
-
-func TestShutdownFlushesLastUsedAt(t *testing.T) {
-	t.Parallel()
-	cfg := pattest.Config(t)
-	r := pattest.Start(t, cfg)
-	id, secret := createToken(t, r, "user-1", "one", nil)
-	validate(t, r, secret)
-	r.Stop()
-	r2 := pattest.Start(t, cfg)
-	if got := lastUsed(t, r2, "user-1"); got[id] == nil {
-		t.Error("lastUsedAt not written at shutdown")
-	}
-}
-
-func lastUsed(t *testing.T, r *pattest.Replica, user string) map[string]*time.Time {
-	t.Helper()
-	var out struct {
-		L struct {
-			Data []struct {
-				ID         string     `json:"id"`
-				LastUsedAt *time.Time `json:"lastUsedAt"`
-			} `json:"data"`
-		} `json:"personalAccessTokens"`
-	}
-	r.GraphQL(t, r.JWT(user), `{ personalAccessTokens { data { id lastUsedAt } } }`, nil).OK(t).Decode(t, &out)
-	m := map[string]*time.Time{}
-	for _, d := range out.L.Data {
-		m[d.ID] = d.LastUsedAt
-	}
-	return m
-}
