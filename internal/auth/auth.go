@@ -113,8 +113,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 		return Principal{UserID: userID, Method: PersonalAccessToken, TokenID: tokenID, Authorization: header}, nil
 	}
 	p, err := a.jwt(cred)
+	if err != nil {
+		return Principal{}, err
+	}
 	p.Authorization = header
-	return p, err
+	return p, nil
 }
 
 type sessionClaims struct {

@@ -14,9 +14,9 @@ type Key = [32]byte
 // Cache maps keys to values of type V for a limited time. It is safe for
 // concurrent use; a hit takes a read lock and allocates nothing.
 type Cache[V any] struct {
-	mu      sync.RWMutex
-	entries map[Key]entry[V]
-	max     int
+	mu       sync.RWMutex
+	entries  map[Key]entry[V]
+	capacity int
 }
 
 type entry[V any] struct {
@@ -24,9 +24,10 @@ type entry[V any] struct {
 	until int64 // unix nanoseconds
 }
 
-// New returns a cache holding at most max entries.
-func New[V any](max int) *Cache[V] {
-	return &Cache[V]{entries: make(map[Key]entry[V], min(max, 1024)), max: max}
+// New returns a cache holding at most capacity entries; with a capacity of
+// zero or less it holds nothing.
+func New[V any](capacity int) *Cache[V] {
+	return &Cache[V]{entries: make(map[Key]entry[V], max(0, min(capacity, 1024))), capacity: capacity}
 }
 
 // Get returns the value stored under k if it has not outlived its time to live.
@@ -45,13 +46,13 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 // entries, and failing that an arbitrary one: cheaper than LRU bookkeeping on
 // every hit, and a dropped entry costs only one query.
 func (c *Cache[V]) Set(k Key, v V, ttl time.Duration) {
-	if ttl <= 0 || c.max <= 0 {
+	if ttl <= 0 || c.capacity <= 0 {
 		return
 	}
 	now := time.Now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.capacity {
 		c.evict(now)
 	}
 	c.entries[k] = entry[V]{v: v, until: now + int64(ttl)}
@@ -70,7 +71,7 @@ func (c *Cache[V]) evict(now int64) {
 			break
 		}
 	}
-	if len(c.entries) < c.max {
+	if len(c.entries) < c.capacity {
 		return
 	}
 	for k := range c.entries {

@@ -485,29 +485,29 @@ func TestWebAppApprovesThroughGraphQL(t *testing.T) {
 	s := cliStart(t, r)
 	const m = `mutation($id: ID!, $name: String) { approveCliLogin(verificationSessionId: $id, name: $name) }`
 	var out struct{ ApproveCliLogin bool }
-	r.GraphQL(r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID, "name": "my laptop"}).OK(t).Decode(t, &out)
+	r.GraphQL(t, r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID, "name": "my laptop"}).OK(t).Decode(t, &out)
 	if !out.ApproveCliLogin {
 		t.Fatal("approveCliLogin returned false")
 	}
 	// Approving twice is fine; someone else approving is not.
-	r.GraphQL(r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID}).OK(t)
-	if code := r.GraphQL(r.JWT("user-3"), m, map[string]any{"id": s.VerificationSessionID}).Code(t); code != "NOT_FOUND" {
+	r.GraphQL(t, r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID}).OK(t)
+	if code := r.GraphQL(t, r.JWT("user-3"), m, map[string]any{"id": s.VerificationSessionID}).Code(t); code != "NOT_FOUND" {
 		t.Errorf("another user approving an approved session: %s", code)
 	}
 	_, p := cliPoll(t, r, s.VerificationSessionID, s.PollSecret)
 	var list struct {
 		PersonalAccessTokens struct{ Data []struct{ Name string } }
 	}
-	r.GraphQL(r.JWT("user-2"), `{ personalAccessTokens { data { name } } }`, nil).OK(t).Decode(t, &list)
+	r.GraphQL(t, r.JWT("user-2"), `{ personalAccessTokens { data { name } } }`, nil).OK(t).Decode(t, &list)
 	if p.Token == "" || len(list.PersonalAccessTokens.Data) != 1 || list.PersonalAccessTokens.Data[0].Name != "my laptop" {
 		t.Errorf("poll %+v, tokens %+v", p, list)
 	}
 	// A PAT cannot approve: a leaked token must not mint more.
 	s2 := cliStart(t, r)
-	if code := r.GraphQL(p.Token, m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "FORBIDDEN" {
+	if code := r.GraphQL(t, p.Token, m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "FORBIDDEN" {
 		t.Errorf("PAT approving: %s", code)
 	}
-	if code := r.GraphQL("", m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "UNAUTHENTICATED" {
+	if code := r.GraphQL(t, "", m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "UNAUTHENTICATED" {
 		t.Errorf("anonymous approving: %s", code)
 	}
 }
@@ -738,7 +738,7 @@ func TestOrganizationTokens(t *testing.T) {
 			OrganizationID *string
 		} `json:"createPersonalAccessToken"`
 	}
-	r.GraphQL(user, create, map[string]any{"org": "org-1"}).OK(t).Decode(t, &out)
+	r.GraphQL(t, user, create, map[string]any{"org": "org-1"}).OK(t).Decode(t, &out)
 	if out.C.OrganizationID == nil || *out.C.OrganizationID != "org-1" {
 		t.Fatalf("created: %+v", out)
 	}
@@ -752,14 +752,14 @@ func TestOrganizationTokens(t *testing.T) {
 			}
 		}
 	}
-	r.GraphQL(user, `{ personalAccessTokens { data { id organizationId } } }`, nil).OK(t).Decode(t, &list)
+	r.GraphQL(t, user, `{ personalAccessTokens { data { id organizationId } } }`, nil).OK(t).Decode(t, &list)
 	if d := list.PersonalAccessTokens.Data; len(d) != 2 || d[0].OrganizationID != nil || d[1].OrganizationID == nil {
 		t.Errorf("list: %+v", d)
 	}
 	var ent struct {
 		Entities []struct{ OrganizationID *string } `json:"_entities"`
 	}
-	r.GraphQL(user, `query($r: [_Any!]!) { _entities(representations: $r) { ... on PersonalAccessToken { organizationId } } }`,
+	r.GraphQL(t, user, `query($r: [_Any!]!) { _entities(representations: $r) { ... on PersonalAccessToken { organizationId } } }`,
 		map[string]any{"r": []any{map[string]any{"__typename": "PersonalAccessToken", "id": out.C.ID}}}).OK(t).Decode(t, &ent)
 	if len(ent.Entities) != 1 || ent.Entities[0].OrganizationID == nil || *ent.Entities[0].OrganizationID != "org-1" {
 		t.Errorf("_entities: %+v", ent)
@@ -793,7 +793,7 @@ func TestOrganizationMembershipRefusals(t *testing.T) {
 		var l struct {
 			APIKeyRateLimit struct{ Remaining, ActiveTokens int } `json:"apiKeyRateLimit"`
 		}
-		r.GraphQL(r.JWT("user-1"), `{ apiKeyRateLimit { remaining activeTokens } }`, nil).OK(t).Decode(t, &l)
+		r.GraphQL(t, r.JWT("user-1"), `{ apiKeyRateLimit { remaining activeTokens } }`, nil).OK(t).Decode(t, &l)
 		if l.APIKeyRateLimit.ActiveTokens != 0 {
 			t.Errorf("a refused create stored a token")
 		}
@@ -812,7 +812,7 @@ func TestOrganizationMembershipRefusals(t *testing.T) {
 		{r, "org-slow", "UNAVAILABLE", "", http.StatusServiceUnavailable, "UNAVAILABLE"},
 		{noAuthService, "org-1", "UNAVAILABLE", "", http.StatusServiceUnavailable, "UNAVAILABLE"},
 	} {
-		res := tt.r.GraphQL(tt.r.JWT("user-1"), create, map[string]any{"org": tt.org})
+		res := tt.r.GraphQL(t, tt.r.JWT("user-1"), create, map[string]any{"org": tt.org})
 		if len(res.Errors) != 1 || res.Errors[0].Code() != tt.code || (tt.reason != "" && res.Errors[0].Extensions["reason"] != tt.reason) {
 			t.Errorf("GraphQL create for %s: %+v", tt.org, res.Errors)
 		}

@@ -2,18 +2,17 @@ package pat_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/alternatefutures/patd/internal/legacy"
-	"github.com/alternatefutures/patd/internal/pattest"
+	"github.com/alternatefutures/patd/internal/pat"
 )
 
 // Re-running an import must not bring back a token its owner deleted since.
 func TestImportDoesNotResurrectDeletedTokens(t *testing.T) {
 	t.Parallel()
-	r := pattest.Start(t, pattest.Config(t))
+	r := startReplica(t)
 	ctx := context.Background()
 	secret := "af_live_" + strings.Repeat("k", 32)
 	rows := []legacy.Token{
@@ -23,20 +22,17 @@ func TestImportDoesNotResurrectDeletedTokens(t *testing.T) {
 	if n, skipped, err := r.Server.Maintenance.Import(ctx, rows); err != nil || n != 2 || skipped != 0 {
 		t.Fatalf("first import: %d imported, %d skipped, %v", n, skipped, err)
 	}
-	resp := r.Do(http.MethodDelete, "/api/tokens/old-2", nil, "Authorization: Bearer "+r.JWT("user-1"))
-	if resp.Status != http.StatusOK {
-		t.Fatal(resp)
+	if err := r.Server.Tokens.Delete(ctx, session("user-1"), "old-2"); err != nil {
+		t.Fatal(err)
 	}
 	n, skipped, err := r.Server.Maintenance.Import(ctx, rows)
 	if err != nil || n != 0 || skipped != 2 {
 		t.Fatalf("second import: %d imported, %d skipped, %v; want 0 and 2", n, skipped, err)
 	}
-	resp = r.Do(http.MethodPost, "/validate", map[string]string{"token": "legacy-secret-two"}, "Authorization: Bearer "+pattest.ServiceSecret)
-	if resp.Status != http.StatusUnauthorized {
-		t.Errorf("the deleted token validates again after a re-import: %s", resp)
+	if v := mustValidate(t, r, "legacy-secret-two"); v.Outcome != pat.OutcomeNotFound {
+		t.Errorf("the deleted token validates as %s after a re-import, want NOT_FOUND", v.Outcome)
 	}
-	resp = r.Do(http.MethodPost, "/validate", map[string]string{"token": secret}, "Authorization: Bearer "+pattest.ServiceSecret)
-	if resp.Status != http.StatusOK {
-		t.Errorf("the kept token: %s", resp)
+	if v := mustValidate(t, r, secret); v.Outcome != pat.OutcomeValid {
+		t.Errorf("the kept token: %s", v.Outcome)
 	}
 }

@@ -247,10 +247,25 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
+// httpClient sends every request of the tests; the timeout turns a hung
+// replica into a failure instead of a stuck test binary.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
 // Do sends a request with the given headers ("Name: value") and body (a
-// string, []byte, or anything else as JSON).
+// string, []byte, an io.Reader, sent as it is and chunked unless it knows its
+// length, or anything else as JSON).
 func (r *Replica) Do(method, path string, body any, headers ...string) Response {
 	r.t.Helper()
+	resp, err := r.send(method, path, body, headers...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return resp
+}
+
+// send is Do reporting failures as an error instead of failing a test, so
+// that goroutines may use it.
+func (r *Replica) send(method, path string, body any, headers ...string) (Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -258,16 +273,18 @@ func (r *Replica) Do(method, path string, body any, headers ...string) Response 
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader:
+		rd = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			r.t.Fatal(err)
+			return Response{}, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, r.URL+path, rd)
 	if err != nil {
-		r.t.Fatal(err)
+		return Response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -279,16 +296,16 @@ func (r *Replica) Do(method, path string, body any, headers ...string) Response 
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
+		return Response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		r.t.Fatal(err)
+		return Response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // GraphQLResult is a GraphQL answer.
@@ -296,6 +313,8 @@ type GraphQLResult struct {
 	Status int
 	Data   json.RawMessage
 	Errors []GraphQLError
+	// Body is the response body as sent, for checks on the raw text.
+	Body []byte `json:"-"`
 }
 
 // GraphQLError is one entry of "errors".
@@ -308,18 +327,39 @@ type GraphQLError struct {
 // Code is extensions.code.
 func (e GraphQLError) Code() string { s, _ := e.Extensions["code"].(string); return s }
 
-// GraphQL posts a query with variables, authenticated by bearer when not empty.
-func (r *Replica) GraphQL(bearer, query string, vars map[string]any) GraphQLResult {
-	r.t.Helper()
-	var headers []string
+// GraphQL posts a query with variables, authenticated by bearer when not
+// empty, failing t when there is no GraphQL answer. t is the calling test's,
+// not the replica's, so that parallel subtests can use it.
+func (r *Replica) GraphQL(t testing.TB, bearer, query string, vars map[string]any) GraphQLResult {
+	t.Helper()
+	authz := ""
 	if bearer != "" {
-		headers = append(headers, "Authorization: Bearer "+bearer)
+		authz = "Bearer " + bearer
 	}
-	resp := r.Do(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
-	var out GraphQLResult
-	resp.JSON(r.t, &out)
-	out.Status = resp.Status
-	return out
+	res, err := r.PostGraphQL(authz, query, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// PostGraphQL posts a query with variables and the Authorization header
+// value authz ("" for none: tests of odd headers give it whole). It never
+// touches a testing.T, so goroutines may call it.
+func (r *Replica) PostGraphQL(authz, query string, vars map[string]any) (GraphQLResult, error) {
+	var headers []string
+	if authz != "" {
+		headers = append(headers, "Authorization: "+authz)
+	}
+	resp, err := r.send(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
+	if err != nil {
+		return GraphQLResult{}, err
+	}
+	out := GraphQLResult{Status: resp.Status, Body: resp.Body}
+	if err := json.Unmarshal(resp.Body, &out); err != nil {
+		return GraphQLResult{}, fmt.Errorf("status %d, body is not JSON (%v): %s", resp.Status, err, resp.Body)
+	}
+	return out, nil
 }
 
 // Decode decodes Data into v.
