@@ -18,15 +18,20 @@ var (
 )
 
 const importToken = `-- name: ImportToken :batchmany
-INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-WHERE NOT EXISTS (SELECT 1 FROM pat_token_tombstones WHERE token_hash = $4)
-  AND NOT EXISTS (
-    SELECT 1 FROM pat_audit_events
-    WHERE token_id = $1 AND action = ANY($10::text[])
-  )
-ON CONFLICT DO NOTHING
-RETURNING id
+WITH inserted AS (
+    INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+    WHERE NOT EXISTS (SELECT 1 FROM pat_token_tombstones WHERE token_hash = $4)
+      AND NOT EXISTS (
+        SELECT 1 FROM pat_audit_events
+        WHERE token_id = $1 AND action = ANY($10::text[])
+      )
+    ON CONFLICT DO NOTHING
+    RETURNING id, token_hash
+), recorded AS (
+    INSERT INTO pat_imported_hashes (token_hash) SELECT token_hash FROM inserted
+)
+SELECT id FROM inserted
 `
 
 type ImportTokenBatchResults struct {
@@ -51,8 +56,9 @@ type ImportTokenParams struct {
 // Sent in batches (one round trip for many rows). Idempotent: a token already
 // present (same id or same hash) is left as it is, and one removed since (its
 // hash in the tombstones, or, for removals older than the tombstones, its id
-// with one of @removal_actions in the audit trail) is not brought back.
-// Returns the row when it was inserted, nothing when it was skipped.
+// with one of @removal_actions in the audit trail) is not brought back. An
+// inserted token's hash is recorded as imported. Returns the id when the row
+// was inserted, nothing when it was skipped.
 func (q *Queries) ImportToken(ctx context.Context, arg []ImportTokenParams) *ImportTokenBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

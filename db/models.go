@@ -21,6 +21,11 @@ type CliLoginSession struct {
 	OrganizationID *string
 }
 
+type PatImportedHash struct {
+	Seq       int64
+	TokenHash []byte
+}
+
 type PersonalAccessToken struct {
 	ID             string
 	UserID         string

@@ -238,6 +238,36 @@ func (q *Queries) GetTokensByIDs(ctx context.Context, arg GetTokensByIDsParams) 
 	return items, nil
 }
 
+const importedHashesSince = `-- name: ImportedHashesSince :many
+SELECT seq, token_hash FROM pat_imported_hashes WHERE seq > $1 ORDER BY seq LIMIT $2
+`
+
+type ImportedHashesSinceParams struct {
+	AfterSeq int64
+	MaxRows  int32
+}
+
+// Imported token hashes after @after_seq, oldest first, a page at a time.
+func (q *Queries) ImportedHashesSince(ctx context.Context, arg ImportedHashesSinceParams) ([]PatImportedHash, error) {
+	rows, err := q.db.Query(ctx, importedHashesSince, arg.AfterSeq, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PatImportedHash
+	for rows.Next() {
+		var i PatImportedHash
+		if err := rows.Scan(&i.Seq, &i.TokenHash); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertToken = `-- name: InsertToken :one
 INSERT INTO personal_access_tokens (id, user_id, organization_id, name, token_hash, token_start, expires_at, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)

@@ -74,12 +74,15 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // or of authentication; ok is false for any other error.
 func domainError(err error) (msg string, ext map[string]any, ok bool) {
 	var (
+		failures  *auth.TooManyFailuresError
 		input     *pat.InputError
 		quota     *pat.QuotaError
 		rate      *pat.RateError
 		maxActive *pat.MaxActiveError
 	)
 	switch {
+	case errors.As(err, &failures):
+		return "too many failed authentications from this address", rateLimited(time.Now().Add(failures.RetryAfter)), true
 	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
 		errors.Is(err, pat.ErrUnauthenticated):
 		return "authentication required: send Authorization: Bearer <session JWT or personal access token>",

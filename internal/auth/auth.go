@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,7 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/alternatefutures/patd/internal/token"
+	"github.com/alternatefutures/patd/internal/metrics"
 )
 
 // Method is how a caller authenticated.
@@ -68,9 +70,28 @@ type JWTConfig struct {
 // Leeway is the clock skew tolerated on exp, nbf and iat.
 const Leeway = 5 * time.Second
 
+// FailureLimiter counts failed authentications per client address: Allow
+// counts one, Exhausted tells, without counting, whether none is left.
+type FailureLimiter interface {
+	Allow(key string, now time.Time) (retryAfter time.Duration, ok bool)
+	Exhausted(key string, now time.Time) (retryAfter time.Duration, exhausted bool)
+}
+
+// TooManyFailuresError refuses, without checking them, the credentials of a
+// client address that presented bad ones too often, for RetryAfter.
+type TooManyFailuresError struct {
+	RetryAfter time.Duration
+}
+
+func (e *TooManyFailuresError) Error() string {
+	return "auth: too many failed authentications from this address"
+}
+
 // Authenticator authenticates requests by session JWT, sdk-access JWT or PAT.
 type Authenticator struct {
-	secret []byte
+	failures FailureLimiter   // nil: not limited
+	metrics  *metrics.Metrics // may be nil
+	secret   []byte
 	// session checks issuer and audience; sdk the others, which carry neither.
 	session *jwt.Parser
 	sdk     *jwt.Parser
@@ -95,17 +116,23 @@ func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
 	return &Authenticator{secret: cfg.Secret, session: jwt.NewParser(opts...), sdk: sdk, tokens: tokens}
 }
 
+// LimitFailures makes Middleware count failed authentications per client
+// address in l, and refuse an address that has none left; m counts them.
+func (a *Authenticator) LimitFailures(l FailureLimiter, m *metrics.Metrics) *Authenticator {
+	a.failures, a.metrics = l, m
+	return a
+}
+
 // Authenticate checks the value of an Authorization header.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	if header == "" {
 		return Principal{}, ErrNoCredentials
 	}
-	scheme, cred, ok := strings.Cut(header, " ")
-	cred = strings.TrimSpace(cred)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+	cred := bearer(header)
+	if cred == "" {
 		return Principal{}, ErrInvalidCredentials
 	}
-	if token.LooksLikeToken(cred) {
+	if !looksLikeJWT(cred) {
 		userID, tokenID, err := a.tokens.CheckToken(ctx, cred)
 		if err != nil {
 			return Principal{}, err
@@ -124,6 +151,34 @@ type sessionClaims struct {
 	jwt.RegisteredClaims
 	UserID string `json:"userId"`
 	Type   string `json:"type"`
+}
+
+// bearer is the credential of a "Bearer <credential>" header, or "".
+func bearer(header string) string {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(cred)
+}
+
+// looksLikeJWT reports whether s has a JWT's shape: three segments, the first
+// a base64url JSON header naming an algorithm. Anything else is checked as a
+// personal access token, so that every token /validate accepts, imported
+// legacy ones included, authenticates GraphQL and REST alike.
+func looksLikeJWT(s string) bool {
+	header, rest, ok := strings.Cut(s, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(b, &h) == nil && h.Alg != ""
 }
 
 // JWT types ("type" claim) patd accepts.

@@ -48,6 +48,10 @@ type Config struct {
 	CreateWindow time.Duration
 	MaxActive    int
 	ValidateRate int
+	// AuthFailureLimit is how many failed bearer authentications a client
+	// address may make per minute before its tokens are refused unchecked
+	// (0: no limit).
+	AuthFailureLimit int
 	// ValidateWindow is the window of ValidateRate: a minute, shorter only in tests.
 	ValidateWindow time.Duration
 	CacheTTL       time.Duration
@@ -119,6 +123,7 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	c.CreateLimit = intVar("PAT_CREATE_LIMIT", 50, 1)
 	c.MaxActive = intVar("PAT_MAX_ACTIVE", 500, 1)
 	c.ValidateRate = intVar("PAT_VALIDATE_RATE", 1000, 0)
+	c.AuthFailureLimit = intVar("AUTH_FAILURE_LIMIT", 60, 0)
 	c.MaxDepth = intVar("GRAPHQL_MAX_DEPTH", 12, 1)
 	c.MaxComplexity = intVar("GRAPHQL_MAX_COMPLEXITY", DefaultMaxComplexity, 1)
 

@@ -23,7 +23,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/legacy"
 	"github.com/alternatefutures/patd/internal/pattest"
+	"github.com/alternatefutures/patd/internal/token"
 )
 
 // fakeAuthService stands in for the auth service's GET /organizations/{id}:
@@ -857,4 +859,83 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// A client address that fails to authenticate too often has its tokens
+// refused unchecked (no lookup) until the minute ends; session JWTs, which
+// cost no I/O, still work; the failures are counted in /metrics.
+func TestFailedAuthenticationsAreLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	r := clientsReplica(t, nil, func(c *config.Config) { c.AuthFailureLimit = 5 })
+	good := createVia(t, r, r.JWT("user-1"), map[string]any{"name": "good"})
+	guess := func(i int) string {
+		// A token with a valid checksum: without the limit, each costs a lookup.
+		return mintLike(t, fmt.Sprintf("%030d", i))
+	}
+	for i := range 5 {
+		if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+guess(i)); resp.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %s", i, resp)
+		}
+	}
+	lookups := r.Queries("token_hash =")
+	for i := 5; i < 25; i++ {
+		resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+guess(i))
+		if resp.Status != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("guess %d over the limit: %s", i, resp)
+		}
+	}
+	if n := r.Queries("token_hash =") - lookups; n != 0 {
+		t.Errorf("guesses over the limit cost %d lookups", n)
+	}
+	// Even a good token waits: it cannot be told from a guess without a lookup.
+	if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+good.Token); resp.Status != http.StatusTooManyRequests {
+		t.Errorf("a PAT from a blocked address: %s", resp)
+	}
+	if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+r.JWT("user-1")); resp.Status != http.StatusOK {
+		t.Errorf("a session JWT from a blocked address: %s", resp)
+	}
+	body := string(r.Do(http.MethodGet, "/metrics", nil).Body)
+	for _, want := range []string{`patd_auth_failures_total{outcome="invalid"} 5`, `patd_auth_failures_total{outcome="refused"} 21`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// mintLike returns a token in patd's form, with a valid checksum, whose
+// random part is body (30 base62 characters).
+func mintLike(t *testing.T, body string) string {
+	t.Helper()
+	tok := token.WithChecksum("af_live_" + body)
+	if token.Classify(tok) != token.Checksummed {
+		t.Fatalf("%q is not in patd's form", tok)
+	}
+	return tok
+}
+
+// Whatever /validate accepts authenticates GraphQL and REST too: an imported
+// legacy token of any shape, "abc" included.
+func TestImportedLegacyTokensAuthenticateEverywhere(t *testing.T) {
+	t.Parallel()
+	r := clientsReplica(t, nil)
+	ctx := context.Background()
+	if _, _, err := r.Server.Maintenance.Import(ctx, []legacy.Token{{Line: 2, ID: "old", Name: "old", Secret: "abc", UserID: "user-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Server.Validator.RefreshImported(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if status, ans, _ := backendValidate(t, r, "abc"); status != http.StatusOK || ans.UserID != "user-1" {
+		t.Fatalf("validate: %d %+v", status, ans)
+	}
+	if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer abc"); resp.Status != http.StatusOK {
+		t.Errorf("REST with the legacy token: %s", resp)
+	}
+	var me struct {
+		PersonalAccessTokens struct{ TotalCount int }
+	}
+	r.GraphQL(t, "abc", `{ personalAccessTokens { totalCount } }`, nil).OK(t).Decode(t, &me)
+	if me.PersonalAccessTokens.TotalCount != 1 {
+		t.Errorf("GraphQL with the legacy token: %+v", me)
+	}
 }

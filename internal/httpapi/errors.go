@@ -37,12 +37,15 @@ const (
 // know are internal: the caller gets a generic message, the log the detail.
 func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var (
+		failures  *auth.TooManyFailuresError
 		input     *pat.InputError
 		quota     *pat.QuotaError
 		rate      *pat.RateError
 		maxActive *pat.MaxActiveError
 	)
 	switch {
+	case errors.As(err, &failures):
+		writeRateLimited(w, "too many failed authentications from this address", time.Now().Add(failures.RetryAfter))
 	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrInvalidCredentials),
 		errors.Is(err, pat.ErrUnauthenticated):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="patd"`)

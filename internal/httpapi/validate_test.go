@@ -102,6 +102,10 @@ func TestValidateRefusals(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	// Replicas learn of imports every few seconds; this one, now.
+	if err := r.Server.Validator.RefreshImported(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name, tok, code string

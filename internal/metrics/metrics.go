@@ -18,6 +18,7 @@ type Metrics struct {
 	limiter         *prometheus.CounterVec
 	graphql         *prometheus.CounterVec
 	lastUsedFlushes *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
 
 	// Pre-bound children keep the validate path free of label hashing.
 	byCode   map[string]prometheus.Counter
@@ -52,6 +53,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		lastUsedFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "patd_last_used_flushes_total", Help: "Batched lastUsedAt writes by outcome (ok, error).",
 		}, []string{"outcome"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_auth_failures_total", Help: "Failed bearer authentications on GraphQL and REST by outcome (invalid: checked and refused; refused: not checked, the client address failed too often).",
+		}, []string{"outcome"}),
 		byCode: map[string]prometheus.Counter{},
 	}
 	for _, c := range validationCodes {
@@ -65,9 +69,17 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMis = m.cache.WithLabelValues("miss")
-	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes,
+	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// AuthFailure counts a failed authentication by outcome.
+func (m *Metrics) AuthFailure(outcome string) {
+	if m == nil {
+		return
+	}
+	m.authFailures.WithLabelValues(outcome).Inc()
 }
 
 // Validated counts one validation outcome.

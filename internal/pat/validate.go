@@ -83,6 +83,7 @@ type Validator struct {
 	cache     *cache.Cache[Validation]
 	group     singleflight.Group
 	usage     *usageRecorder
+	imported  *importedSet
 	listening atomic.Bool
 	// revocations counts cache invalidations; a lookup that saw it move
 	// may have read a row revoked meanwhile, and does not cache its answer.
@@ -98,13 +99,14 @@ func NewValidator(pool *pgxpool.Pool, cfg ValidatorConfig, d ValidatorDeps) *Val
 		d.Rate = limit.NewRate(0, time.Minute, nil, "")
 	}
 	return &Validator{
-		store:   newStore(pool),
-		cfg:     cfg,
-		rate:    d.Rate,
-		metrics: d.Metrics,
-		log:     d.Log,
-		cache:   cache.New[Validation](cfg.CacheSize),
-		usage:   newUsageRecorder(),
+		store:    newStore(pool),
+		cfg:      cfg,
+		rate:     d.Rate,
+		metrics:  d.Metrics,
+		log:      d.Log,
+		cache:    cache.New[Validation](cfg.CacheSize),
+		usage:    newUsageRecorder(),
+		imported: newImportedSet(),
 	}
 }
 
@@ -119,11 +121,17 @@ const negativeTTL = 5 * time.Second
 // without waiting for the write. The error is ErrUnavailable (wrapped) when
 // the token is not cached and the database cannot answer.
 func (v *Validator) Validate(ctx context.Context, tok string) (Validation, error) {
-	if token.Classify(tok) == token.Malformed {
+	kind := token.Classify(tok)
+	if kind == token.Malformed {
 		v.metrics.Validated(string(OutcomeMalformed))
 		return Validation{Outcome: OutcomeMalformed}, nil
 	}
 	h := token.Hash(tok)
+	if kind == token.Legacy && !v.imported.mayContain(h) {
+		// Not patd's form and never imported: no such token, and no I/O.
+		v.metrics.Validated(string(OutcomeNotFound))
+		return Validation{Outcome: OutcomeNotFound}, nil
+	}
 	now := time.Now()
 	ans, hit := v.cache.Get(h)
 	v.metrics.CacheLookup(hit)

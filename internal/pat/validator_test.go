@@ -38,6 +38,10 @@ func TestValidateOutcomes(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	// Replicas learn of imports every few seconds; this one, now.
+	if err := r.Server.Validator.RefreshImported(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	v := mustValidate(t, r, c.Secret)
 	want := pat.Validation{Outcome: pat.OutcomeValid, UserID: "user-1", TokenID: c.ID, Name: "ci", ExpiresAt: &exp, CreatedAt: c.CreatedAt}

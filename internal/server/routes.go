@@ -14,7 +14,8 @@ import (
 // each needs.
 func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).Middleware
+	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).
+		LimitFailures(s.authFailures, m).Middleware
 	service := func(h http.Handler) http.Handler { return httpapi.RequireServiceSecret(cfg.ServiceSecrets, h) }
 
 	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{

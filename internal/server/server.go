@@ -40,7 +40,9 @@ type Server struct {
 	rate        *limit.Rate           // validations per token
 	cliPolls    *limit.Rate
 	cliStarts   *limit.Rate
-	log         *slog.Logger
+	// authFailures counts failed bearer authentications per client address.
+	authFailures *limit.Rate
+	log          *slog.Logger
 }
 
 // Options are the parts of a replica that are not configuration.
@@ -81,6 +83,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	s.cliPolls = limit.NewRate(pat.DefaultCLIPollsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clipoll:")
 	s.cliStarts = limit.NewRate(pat.DefaultCLIStartsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clistart:")
+	s.authFailures = limit.NewRate(cfg.AuthFailureLimit, time.Minute, s.redis, cfg.RedisKeyPrefix+"authfail:")
 	s.Tokens = pat.New(pool, pat.Config{
 		TokenPrefix: cfg.TokenPrefix,
 		MaxActive:   cfg.MaxActive,
@@ -152,7 +155,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Maintenance.RunCleanup(bg, time.Hour)
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
-	for name, r := range map[string]*limit.Rate{"validation": s.rate, "CLI login poll": s.cliPolls, "CLI login start": s.cliStarts} {
+	go s.Validator.RunImportedRefresher(bg)
+	for name, r := range map[string]*limit.Rate{"validation": s.rate, "CLI login poll": s.cliPolls, "CLI login start": s.cliStarts, "failed authentication": s.authFailures} {
 		go r.RunSync(bg, func(err error) {
 			s.log.Warn(name+" rate: Redis unreachable; limiting per replica until it is back", "error", err)
 		})

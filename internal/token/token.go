@@ -82,12 +82,6 @@ func hasKnownPrefix(s string) bool {
 	return strings.HasPrefix(s, PrefixLive) || strings.HasPrefix(s, PrefixTest)
 }
 
-// LooksLikeToken reports whether s has the shape of a PAT rather than of a JWT
-// or anything else that may arrive in an Authorization header.
-func LooksLikeToken(s string) bool {
-	return strings.HasPrefix(s, "af_") && !strings.Contains(s, ".")
-}
-
 // New mints a token with the given prefix (PrefixLive or PrefixTest).
 func New(prefix string) (string, error) {
 	if prefix != PrefixLive && prefix != PrefixTest {
@@ -97,9 +91,14 @@ func New(prefix string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	body := prefix + random
+	return WithChecksum(prefix + random), nil
+}
+
+// WithChecksum appends the checksum to body, a prefix and 30 base62
+// characters: what New does with random ones.
+func WithChecksum(body string) string {
 	sum := checksum(body)
-	return body + string(sum[:]), nil
+	return body + string(sum[:])
 }
 
 // Random returns n base62 characters from crypto/rand: for tokens, and for

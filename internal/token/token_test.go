@@ -270,26 +270,6 @@ func TestClassifyControlCharacters(t *testing.T) {
 	}
 }
 
-func TestLooksLikeToken(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
-		{mustNew(t, PrefixLive), true},
-		{"af_live_abc", true},
-		{"af_", true},
-		{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", false},
-		{"af_live_abc.def", false},
-		{"", false},
-		{"AF_live_abc", false},
-	}
-	for _, tt := range tests {
-		if got := LooksLikeToken(tt.in); got != tt.want {
-			t.Errorf("LooksLikeToken(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestHash(t *testing.T) {
 	tests := []struct {
 		in      string

@@ -70,17 +70,27 @@ WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at);
 -- Sent in batches (one round trip for many rows). Idempotent: a token already
 -- present (same id or same hash) is left as it is, and one removed since (its
 -- hash in the tombstones, or, for removals older than the tombstones, its id
--- with one of @removal_actions in the audit trail) is not brought back.
--- Returns the row when it was inserted, nothing when it was skipped.
-INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
-SELECT @id, @user_id, @name, @token_hash, @token_start, @expires_at, @last_used_at, @created_at, @updated_at
-WHERE NOT EXISTS (SELECT 1 FROM pat_token_tombstones WHERE token_hash = @token_hash)
-  AND NOT EXISTS (
-    SELECT 1 FROM pat_audit_events
-    WHERE token_id = @id AND action = ANY(@removal_actions::text[])
-  )
-ON CONFLICT DO NOTHING
-RETURNING id;
+-- with one of @removal_actions in the audit trail) is not brought back. An
+-- inserted token's hash is recorded as imported. Returns the id when the row
+-- was inserted, nothing when it was skipped.
+WITH inserted AS (
+    INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
+    SELECT @id, @user_id, @name, @token_hash, @token_start, @expires_at, @last_used_at, @created_at, @updated_at
+    WHERE NOT EXISTS (SELECT 1 FROM pat_token_tombstones WHERE token_hash = @token_hash)
+      AND NOT EXISTS (
+        SELECT 1 FROM pat_audit_events
+        WHERE token_id = @id AND action = ANY(@removal_actions::text[])
+      )
+    ON CONFLICT DO NOTHING
+    RETURNING id, token_hash
+), recorded AS (
+    INSERT INTO pat_imported_hashes (token_hash) SELECT token_hash FROM inserted
+)
+SELECT id FROM inserted;
+
+-- name: ImportedHashesSince :many
+-- Imported token hashes after @after_seq, oldest first, a page at a time.
+SELECT seq, token_hash FROM pat_imported_hashes WHERE seq > @after_seq ORDER BY seq LIMIT @max_rows;
 
 -- name: TryCleanupLock :one
 -- Held for a whole cleanup run, so that one replica at a time does it.
