@@ -191,7 +191,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	}
 	var created Created
 	err = s.inTx(ctx, func(q *db.Queries) error {
-		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
+		if err := lockUser(ctx, q, p.UserID); err != nil {
 			return err
 		}
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
@@ -235,7 +235,7 @@ func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservati
 }
 
 // checkActive fails with *MaxActiveError when adding more tokens would take
-// the user above the cap. The caller holds the user's lock (LockUserTokens),
+// the user above the cap. The caller holds the user's lock (lockUser),
 // so no concurrent create can slip in between the count and the insert.
 func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
 	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
@@ -396,7 +396,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	}
 	var created Created
 	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
+		if err := lockUser(ctx, q, p.UserID); err != nil {
 			return nil, err
 		}
 		old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: p.UserID})
