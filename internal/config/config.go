@@ -185,23 +185,35 @@ func (r *reader) limits(c *Config) {
 	c.CacheTTL = d
 }
 
+// MinSecretLength is the fewest bytes production accepts in JWT_SECRET and in
+// each AUTH_SERVICE_SECRET value: an HS256 key shorter than its 32-byte hash
+// can be guessed offline from any one JWT it signed.
+const MinSecretLength = 32
+
 // secrets reads the JWT settings and the service secrets. In development a
-// missing secret is generated (and listed in c.Generated); in production it
-// is an error.
+// missing secret is generated (and listed in c.Generated) and a short one is
+// taken as it is; in production either is an error.
 func (r *reader) secrets(c *Config) {
 	c.JWTIssuer = r.str("JWT_ISSUER", "alternatefutures-auth")
 	c.JWTAudience = r.str("JWT_AUDIENCE", "alternatefutures-app")
 	if s := strings.TrimSpace(r.str("JWT_SECRET", "")); s != "" {
 		c.JWTSecret = []byte(s)
+		r.long(c, "JWT_SECRET", "", s)
 	} else if c.Development() {
 		c.JWTSecret = []byte(randomSecret())
 		c.Generated = append(c.Generated, "JWT_SECRET")
 	} else {
 		r.fail("JWT_SECRET: required")
 	}
-	for _, s := range strings.Split(r.str("AUTH_SERVICE_SECRET", ""), ",") {
+	values := strings.Split(r.str("AUTH_SERVICE_SECRET", ""), ",")
+	for i, s := range values {
 		if s = strings.TrimSpace(s); s != "" {
 			c.ServiceSecrets = append(c.ServiceSecrets, []byte(s))
+			which := ""
+			if len(values) > 1 {
+				which = fmt.Sprintf("value %d of the list: ", i+1)
+			}
+			r.long(c, "AUTH_SERVICE_SECRET", which, s)
 		}
 	}
 	if len(c.ServiceSecrets) == 0 {
@@ -211,6 +223,14 @@ func (r *reader) secrets(c *Config) {
 		} else {
 			r.fail("AUTH_SERVICE_SECRET: required")
 		}
+	}
+}
+
+// long refuses, in production, a secret shorter than MinSecretLength. The
+// message gives its length, never the secret.
+func (r *reader) long(c *Config, name, which, secret string) {
+	if !c.Development() && len(secret) < MinSecretLength {
+		r.fail("%s: %swant at least %d bytes, got %d", name, which, MinSecretLength, len(secret))
 	}
 }
 

@@ -29,8 +29,14 @@ import (
 	"github.com/alternatefutures/patd/internal/server"
 )
 
-// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
-const ServiceSecret = "test-service-secret"
+// Secrets of test replicas, as long as production requires
+// (config.MinSecretLength), so that replicas run with the production checks.
+const (
+	// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
+	ServiceSecret = "test-service-secret-0123456789abcdef"
+	// JWTSecret is the JWT_SECRET of test replicas.
+	JWTSecret = "test-jwt-secret-0123456789abcdefghij"
+)
 
 // AdminURL is the PostgreSQL database tests connect to in order to create and
 // drop their own; PATD_TEST_DATABASE_URL overrides it.
@@ -91,7 +97,7 @@ func Config(t testing.TB) *config.Config {
 	env := map[string]string{
 		"DATABASE_URL":        Database(t),
 		"REDIS_URL":           RedisURL(),
-		"JWT_SECRET":          "test-jwt-secret",
+		"JWT_SECRET":          JWTSecret,
 		"AUTH_SERVICE_SECRET": ServiceSecret,
 	}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
