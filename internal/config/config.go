@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -25,7 +26,12 @@ const defaultDatabaseURL = "postgres://localhost:5432/patd?sslmode=disable"
 
 // Config is everything patd is told by its environment.
 type Config struct {
-	Port        int
+	Port int
+	// BindAddr is the IP address the HTTP port listens on; empty: all.
+	BindAddr string
+	// MetricsAddr (host:port) is where /metrics is served apart from the
+	// other routes; empty: on the HTTP port with them.
+	MetricsAddr string
 	DatabaseURL string
 	// RedisURL is empty when limits are kept in process.
 	RedisURL string
@@ -61,6 +67,11 @@ type Config struct {
 	// Generated names the secrets that development mode made up because they
 	// were missing; the caller prints them.
 	Generated []string
+}
+
+// ListenAddr is the address the HTTP port listens on, for net.Listen.
+func (c *Config) ListenAddr() string {
+	return net.JoinHostPort(c.BindAddr, strconv.Itoa(c.Port))
 }
 
 // Development reports whether patd runs in development mode.
@@ -123,8 +134,8 @@ func (r *reader) int(name string, def, min int) int {
 	return n
 }
 
-// server reads how the process runs and whom it believes: PATD_ENV, PORT and
-// TRUSTED_PROXIES.
+// server reads how the process runs, where it listens and whom it believes:
+// PATD_ENV, PORT, BIND_ADDR, METRICS_ADDR and TRUSTED_PROXIES.
 func (r *reader) server(c *Config) {
 	c.Env = r.str("PATD_ENV", Production)
 	switch c.Env {
@@ -135,6 +146,20 @@ func (r *reader) server(c *Config) {
 	c.Port = r.int("PORT", 8080, 0)
 	if c.Port > 65535 {
 		r.fail("PORT: %d is not a port", c.Port)
+	}
+	// Addresses, not host names: a name could resolve to an interface
+	// nobody meant to expose.
+	if s := strings.TrimSpace(r.str("BIND_ADDR", "")); s != "" {
+		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" {
+			r.fail("BIND_ADDR: want an IP address such as 127.0.0.1 or ::, got %q", s)
+		}
+		c.BindAddr = s
+	}
+	if s := strings.TrimSpace(r.str("METRICS_ADDR", "")); s != "" {
+		if !isListenAddr(s) {
+			r.fail("METRICS_ADDR: want an IP address and port such as 127.0.0.1:9090, got %q", s)
+		}
+		c.MetricsAddr = s
 	}
 	for _, s := range strings.Split(r.str("TRUSTED_PROXIES", ""), ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -151,6 +176,22 @@ func (r *reader) server(c *Config) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
+}
+
+// isListenAddr reports whether s is "ip:port" or ":port" with a numeric port.
+func isListenAddr(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == ""
 }
 
 // stores reads where PostgreSQL and Redis are.

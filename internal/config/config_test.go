@@ -323,6 +323,43 @@ func TestAllErrorsReported(t *testing.T) {
 	}
 }
 
+// BIND_ADDR chooses the interface the HTTP port listens on (all by default);
+// METRICS_ADDR, when set, gives /metrics a listener of its own.
+func TestListenAddresses(t *testing.T) {
+	c := mustLoad(t, withSecrets(nil))
+	if c.BindAddr != "" || c.MetricsAddr != "" || c.ListenAddr() != ":8080" {
+		t.Errorf("defaults: BindAddr %q, MetricsAddr %q, ListenAddr %q; want all interfaces, /metrics on the HTTP port",
+			c.BindAddr, c.MetricsAddr, c.ListenAddr())
+	}
+	for _, tc := range []struct{ bind, port, metrics, listen string }{
+		{"127.0.0.1", "9000", "127.0.0.1:9090", "127.0.0.1:9000"},
+		{"::1", "", ":9090", "[::1]:8080"},
+		{" 10.1.2.3 ", "", "[::1]:9090", "10.1.2.3:8080"},
+		{"0.0.0.0", "", "", "0.0.0.0:8080"},
+	} {
+		c := mustLoad(t, withSecrets(map[string]string{"BIND_ADDR": tc.bind, "PORT": tc.port, "METRICS_ADDR": tc.metrics}))
+		if c.ListenAddr() != tc.listen || c.MetricsAddr != tc.metrics {
+			t.Errorf("BIND_ADDR=%q PORT=%q METRICS_ADDR=%q: listen %q, metrics %q; want %q, %q",
+				tc.bind, tc.port, tc.metrics, c.ListenAddr(), c.MetricsAddr, tc.listen, tc.metrics)
+		}
+	}
+	for _, tc := range []struct{ name, value string }{
+		{"BIND_ADDR", "localhost:8080"},
+		{"BIND_ADDR", "300.1.1.1"},
+		{"BIND_ADDR", "example.com"},
+		{"METRICS_ADDR", "9090"},
+		{"METRICS_ADDR", "127.0.0.1"},
+		{"METRICS_ADDR", "127.0.0.1:99999"},
+		{"METRICS_ADDR", "127.0.0.1:http"},
+		{"METRICS_ADDR", "nohost.example:9090"},
+	} {
+		c, err := Load(lookup(withSecrets(map[string]string{tc.name: tc.value})))
+		if err == nil || !strings.Contains(err.Error(), tc.name+":") {
+			t.Errorf("%s=%q: config %v, error %v; want an error naming %s", tc.name, tc.value, c != nil, err, tc.name)
+		}
+	}
+}
+
 func TestTrustedProxies(t *testing.T) {
 	c := mustLoad(t, withSecrets(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1,172.16.5.4/12"}))
 	var got []string

@@ -12,7 +12,7 @@ import (
 
 // routes is patd's route table: every route it serves, with the middleware
 // each needs.
-func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler http.Handler) http.Handler {
+func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).Middleware
 	service := func(h http.Handler) http.Handler { return httpapi.RequireServiceSecret(cfg.ServiceSecrets, h) }
@@ -42,7 +42,13 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 	}
 	mux.Handle("POST /internal/users/{userId}/revoke-all", service(httpapi.RevokeAll(s.Tokens, s.log)))
 
-	mux.Handle("GET /metrics", metricsHandler)
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics)
+	} else {
+		// Served by ServeMetrics on METRICS_ADDR: the public port has no
+		// /metrics to show.
+		mux.HandleFunc("/metrics", httpapi.NotFound)
+	}
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
 	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, mux)
