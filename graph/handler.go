@@ -50,7 +50,10 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.SetParserTokenLimit(maxQueryTokens)
 	srv.Use(shapeLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
-	srv.SetErrorPresenter(errorPresenter(opts.Log))
+	srv.SetErrorPresenter(errorPresenter(opts.Log, opts.Development))
+	// With introspection off, "Did you mean" would reveal the schema; the
+	// presenter strips the suggestions of the rules this does not cover.
+	srv.SetDisableSuggestion(!opts.Development)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil && graphql.HasOperationContext(ctx) {
@@ -64,8 +67,9 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		return errPanic
 	})
 
+	api := answerHeaders(srv)
 	if !opts.Development {
-		return srv
+		return api
 	}
 	ide := playground.Handler("patd", "/graphql")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,9 +77,48 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 			ide.ServeHTTP(w, r)
 			return
 		}
-		srv.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	})
 }
+
+// answerHeaders sets the headers every GraphQL answer needs: no-store, as
+// create and rotate answers carry a token no cache may keep, and a JSON
+// Content-Type, which gqlgen leaves out when it answers that no transport
+// takes the request (Go would then call the JSON text/plain).
+func answerHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(&jsonByDefault{ResponseWriter: w}, r)
+	})
+}
+
+// jsonByDefault says application/json when the handler said nothing else.
+// The transports add their own Content-Type, so it cannot be set up front.
+type jsonByDefault struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (j *jsonByDefault) start() {
+	if !j.started {
+		j.started = true
+		if j.Header().Get("Content-Type") == "" {
+			j.Header().Set("Content-Type", "application/json")
+		}
+	}
+}
+
+func (j *jsonByDefault) WriteHeader(code int) {
+	j.start()
+	j.ResponseWriter.WriteHeader(code)
+}
+
+func (j *jsonByDefault) Write(b []byte) (int, error) {
+	j.start()
+	return j.ResponseWriter.Write(b)
+}
+
+func (j *jsonByDefault) Unwrap() http.ResponseWriter { return j.ResponseWriter }
 
 // priceFields sets the complexity of the fields that cost more than their
 // selection.

@@ -162,6 +162,16 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// NoSniff tells browsers to take every answer for the type it says it is
+// (JSON), never to guess one from its content: an answer that echoes a
+// client's input could otherwise be read as HTML or script.
+func NoSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // LimitBody answers 413 to a request whose body is over limit bytes, and
 // otherwise hands next the body read into memory.
 func LimitBody(limit int, next http.Handler) http.Handler {

@@ -51,5 +51,5 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, mux)
+	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.NoSniff(mux))
 }

@@ -138,7 +138,7 @@ func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("/", httpapi.NotFound)
-	hs := s.httpServer(mux)
+	hs := s.httpServer(httpapi.NoSniff(mux))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
