@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -64,13 +65,47 @@ func errorPresenter(log *slog.Logger, suggest bool) graphql.ErrorPresenterFunc {
 			gerr.Extensions["code"] = codeBadUserInput
 			gerr.Message = requestMessage(gerr.Message, suggest)
 		default:
-			log.ErrorContext(ctx, "graphql resolver failed", "error", err, "path", gerr.Path.String(),
-				"request_id", requestinfo.FromContext(ctx).ID)
+			if logBudgetFrom(ctx).take() {
+				log.ErrorContext(ctx, "graphql resolver failed", "error", err, "path", gerr.Path.String(),
+					"request_id", requestinfo.FromContext(ctx).ID)
+			}
 			gerr.Message = "internal server error"
 			gerr.Extensions["code"] = codeInternal
 		}
 		return gerr
 	}
+}
+
+// maxLoggedFailures is how many internal errors of one request are logged
+// one by one. One cause (the database down) fails every field that needs it,
+// and a request may have a thousand such fields: one line each would flood
+// the log without saying more.
+const maxLoggedFailures = 5
+
+// logBudget counts the internal errors of one request.
+type logBudget struct{ failures atomic.Int64 }
+
+type logBudgetKey struct{}
+
+func withLogBudget(ctx context.Context) (context.Context, *logBudget) {
+	b := &logBudget{}
+	return context.WithValue(ctx, logBudgetKey{}, b), b
+}
+
+func logBudgetFrom(ctx context.Context) *logBudget {
+	b, _ := ctx.Value(logBudgetKey{}).(*logBudget)
+	return b
+}
+
+// take counts one failure and reports whether it may be logged; without a
+// budget, every one may.
+func (b *logBudget) take() bool {
+	return b == nil || b.failures.Add(1) <= maxLoggedFailures
+}
+
+// skipped is how many failures were not logged.
+func (b *logBudget) skipped() int64 {
+	return max(b.failures.Load()-maxLoggedFailures, 0)
 }
 
 // domainError is the message and extensions of an error of the token domain

@@ -50,6 +50,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.SetParserTokenLimit(maxQueryTokens)
 	srv.Use(shapeLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.Use(checkRepresentations{})
 	srv.SetErrorPresenter(errorPresenter(opts.Log, opts.Development))
 	// With introspection off, "Did you mean" would reveal the schema; the
 	// presenter strips the suggestions of the rules this does not cover.
@@ -59,6 +60,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		if resp != nil && graphql.HasOperationContext(ctx) {
 			opts.Metrics.GraphQLOperation(operationLabel(graphql.GetOperationContext(ctx)), len(resp.Errors) == 0)
 		}
+		capErrors(resp)
 		return resp
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
@@ -67,7 +69,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		return errPanic
 	})
 
-	api := answerHeaders(srv)
+	api := answerHeaders(logFailuresOnce(opts.Log, srv))
 	if !opts.Development {
 		return api
 	}
@@ -78,6 +80,20 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 			return
 		}
 		api.ServeHTTP(w, r)
+	})
+}
+
+// logFailuresOnce gives each request a budget of internal errors to log (the
+// error presenter takes from it) and, when it is done, logs one line counting
+// those past the budget.
+func logFailuresOnce(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, budget := withLogBudget(r.Context())
+		next.ServeHTTP(w, r.WithContext(ctx))
+		if n := budget.skipped(); n > 0 {
+			log.ErrorContext(ctx, "graphql resolver failures not logged", "count", n,
+				"request_id", requestinfo.FromContext(ctx).ID)
+		}
 	})
 }
 
@@ -189,19 +205,28 @@ func (federationOnlyIntrospection) MutateOperationContext(_ context.Context, oc 
 	if oc.Operation == nil {
 		return nil
 	}
-	onlyService := true
+	service, others := false, false
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, nil) {
 		switch f.Name {
 		case "__schema", "__type":
 			err := gqlerror.Errorf("introspection is disabled; the schema is published through _service { sdl }")
 			err.Extensions = map[string]any{"code": codeValidation}
 			return err
-		case "_service", "__typename":
+		case "_service":
+			service = true
+		case "__typename":
 		default:
-			onlyService = false
+			others = true
 		}
 	}
-	oc.DisableIntrospection = !onlyService
+	if service && others {
+		// gqlgen would answer _service with an error of its own, which the
+		// presenter could not tell from an internal one.
+		err := gqlerror.Errorf("introspection is disabled; ask for _service { sdl } on its own")
+		err.Extensions = map[string]any{"code": codeValidation}
+		return err
+	}
+	oc.DisableIntrospection = others
 	return nil
 }
 

@@ -137,7 +137,20 @@ type Replica struct {
 	t      testing.TB
 
 	queries *queryCounter
+	logs    *logLines
 	stop    func()
+}
+
+// Logs returns the lines the replica has logged so far (WARN and above).
+func (r *Replica) Logs() []string {
+	r.logs.mu.Lock()
+	defer r.logs.mu.Unlock()
+	return append([]string(nil), r.logs.lines...)
+}
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
 }
 
 // Stop shuts the replica down as SIGTERM would: in-flight requests finish and
@@ -201,7 +214,8 @@ func (c *queryCounter) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func Start(t testing.TB, cfg *config.Config) *Replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := logging.New(testWriter{t}, slog.LevelWarn)
+	logs := &logLines{}
+	log := logging.New(testWriter{t: t, logs: logs}, slog.LevelWarn)
 	tracer := &queryCounter{}
 	srv, err := server.New(ctx, cfg, log, server.Options{QueryTracer: tracer})
 	if err != nil {
@@ -215,7 +229,7 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer, logs: logs}
 	r.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -354,10 +368,19 @@ func (g GraphQLResult) OK(t testing.TB) GraphQLResult {
 	return g
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter writes a replica's log to its test's log, and keeps the lines
+// for Logs. The JSON handler writes one line per call.
+type testWriter struct {
+	t    testing.TB
+	logs *logLines
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	w.logs.mu.Lock()
+	w.logs.lines = append(w.logs.lines, line)
+	w.logs.mu.Unlock()
+	w.t.Log(line)
 	return len(p), nil
 }
 
