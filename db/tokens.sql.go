@@ -11,11 +11,11 @@ import (
 )
 
 const cleanupUnlock = `-- name: CleanupUnlock :exec
-SELECT pg_advisory_unlock(hashtextextended('pat:cleanup', 0))
+SELECT pg_advisory_unlock($1::int4, 0)
 `
 
-func (q *Queries) CleanupUnlock(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, cleanupUnlock)
+func (q *Queries) CleanupUnlock(ctx context.Context, namespace int32) error {
+	_, err := q.db.Exec(ctx, cleanupUnlock, namespace)
 	return err
 }
 
@@ -366,13 +366,19 @@ func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]Perso
 }
 
 const lockUserTokens = `-- name: LockUserTokens :exec
-SELECT pg_advisory_xact_lock(hashtextextended('pat:' || $1::text, 0))
+SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))
 `
 
+type LockUserTokensParams struct {
+	Namespace int32
+	UserID    string
+}
+
 // Serialises changes to one user's tokens for the rest of the transaction, so that
-// the max-active check and the insert that follows it cannot race.
-func (q *Queries) LockUserTokens(ctx context.Context, userID string) error {
-	_, err := q.db.Exec(ctx, lockUserTokens, userID)
+// the max-active check and the insert that follows it cannot race. @namespace
+// keeps user ids apart from the keys of every other advisory lock (pat/locks.go).
+func (q *Queries) LockUserTokens(ctx context.Context, arg LockUserTokensParams) error {
+	_, err := q.db.Exec(ctx, lockUserTokens, arg.Namespace, arg.UserID)
 	return err
 }
 
@@ -433,12 +439,12 @@ func (q *Queries) TouchTokens(ctx context.Context, arg TouchTokensParams) error 
 }
 
 const tryCleanupLock = `-- name: TryCleanupLock :one
-SELECT pg_try_advisory_lock(hashtextextended('pat:cleanup', 0))
+SELECT pg_try_advisory_lock($1::int4, 0)
 `
 
 // Held for a whole cleanup run, so that one replica at a time does it.
-func (q *Queries) TryCleanupLock(ctx context.Context) (bool, error) {
-	row := q.db.QueryRow(ctx, tryCleanupLock)
+func (q *Queries) TryCleanupLock(ctx context.Context, namespace int32) (bool, error) {
+	row := q.db.QueryRow(ctx, tryCleanupLock, namespace)
 	var pg_try_advisory_lock bool
 	err := row.Scan(&pg_try_advisory_lock)
 	return pg_try_advisory_lock, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/pattest"
 )
 
@@ -30,6 +31,7 @@ var patdVars = []string{
 	"PORT", "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE",
 	"AUTH_SERVICE_SECRET", "PATD_ENV", "TOKEN_ENV", "PAT_CREATE_LIMIT", "PAT_MAX_ACTIVE",
 	"PAT_VALIDATE_RATE", "PAT_CACHE_TTL", "GRAPHQL_MAX_DEPTH", "GRAPHQL_MAX_COMPLEXITY", "TRUSTED_PROXIES",
+	"BIND_ADDR", "METRICS_ADDR",
 }
 
 // cleanEnv leaves DATABASE_URL as the only variable set, as for a cron job or
@@ -467,7 +469,7 @@ func TestCleanup(t *testing.T) {
 	// While another session holds the cleanup lock, cleanup does nothing.
 	ctx := context.Background()
 	lock := connect(t, url)
-	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('pat:cleanup', 0))`); err != nil {
+	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1::int4, 0)`, pat.LockNamespaceCleanup); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, err := runPatd(t, "cleanup")
@@ -480,7 +482,7 @@ func TestCleanup(t *testing.T) {
 	if n := len(tokenRows(t, url)); n != 4 {
 		t.Errorf("cleanup while locked deleted tokens: %d left, want 4", n)
 	}
-	if _, err := lock.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended('pat:cleanup', 0))`); err != nil {
+	if _, err := lock.Exec(ctx, `SELECT pg_advisory_unlock($1::int4, 0)`, pat.LockNamespaceCleanup); err != nil {
 		t.Fatal(err)
 	}
 

@@ -104,6 +104,9 @@ func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
+		// A JWT issued in the future (beyond the leeway) comes from a clock
+		// nobody should trust, or was forged to look newer than it is.
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(Leeway),
 	}
 	sdk := jwt.NewParser(opts...)
@@ -151,6 +154,32 @@ type sessionClaims struct {
 	jwt.RegisteredClaims
 	UserID string `json:"userId"`
 	Type   string `json:"type"`
+	// hasType is whether the claims have a "type" at all: when present, even
+	// empty or null, it must be "access".
+	hasType bool
+}
+
+// UnmarshalJSON reads the claims more strictly than the jwt library: exp, nbf
+// and iat must be JSON numbers (RFC 7519 NumericDate), where the library
+// would also read a string holding a number, or take null for absent.
+func (c *sessionClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[name]; ok && !isJSONNumber(v) {
+			return fmt.Errorf("claim %s is not a number", name)
+		}
+	}
+	_, c.hasType = raw["type"]
+	type plain sessionClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// isJSONNumber reports whether v, a valid JSON value, is a number.
+func isJSONNumber(v json.RawMessage) bool {
+	return len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9')
 }
 
 // bearer is the credential of a "Bearer <credential>" header, or "".
@@ -195,13 +224,21 @@ func (a *Authenticator) jwt(raw string) (Principal, error) {
 	if peekType(raw) == typeSDKAccess {
 		parser, method = a.sdk, SDKAccess
 	}
-	_, err := parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
+	_, err := parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		// "crit" names header extensions the recipient must understand;
+		// patd implements none, so RFC 7515 (4.1.11) says refuse.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("crit header")
+		}
+		return a.secret, nil
+	})
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
 	}
 	switch {
 	case method == SDKAccess && c.Type == typeSDKAccess:
-	case method == Session && (c.Type == "" || c.Type == typeAccess):
+	// A session JWT's type, when present (even empty or null), is "access".
+	case method == Session && (!c.hasType || c.Type == typeAccess):
 	default:
 		return Principal{}, fmt.Errorf("%w: token type %q", ErrInvalidCredentials, c.Type)
 	}

@@ -40,12 +40,12 @@ func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err e
 	}
 	defer conn.Release()
 	q := db.New(conn)
-	locked, err := q.TryCleanupLock(ctx)
+	locked, err := q.TryCleanupLock(ctx, LockNamespaceCleanup)
 	if err != nil || !locked {
 		return 0, false, err
 	}
 	defer func() {
-		if uerr := q.CleanupUnlock(context.WithoutCancel(ctx)); uerr != nil {
+		if uerr := q.CleanupUnlock(context.WithoutCancel(ctx), LockNamespaceCleanup); uerr != nil {
 			// The session lock dies with the connection; make sure it does.
 			conn.Conn().Close(context.WithoutCancel(ctx))
 		}

@@ -2,11 +2,15 @@ package pat_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/alternatefutures/patd/internal/legacy"
 	"github.com/alternatefutures/patd/internal/pat"
+	"github.com/alternatefutures/patd/internal/pattest"
 )
 
 // Re-running an import must not bring back a token its owner deleted since.
@@ -38,5 +42,44 @@ func TestImportDoesNotResurrectDeletedTokens(t *testing.T) {
 	}
 	if v := mustValidate(t, r, secret); v.Outcome != pat.OutcomeValid {
 		t.Errorf("the kept token: %s", v.Outcome)
+	}
+}
+
+// A short legacy token is shown, and stored, by at most a third of itself: a
+// 16-character token whose first twelve were visible would be four characters
+// from guessed.
+func TestImportedShortTokenMaskShowsAThird(t *testing.T) {
+	t.Parallel()
+	r := pattest.Start(t, pattest.Config(t))
+	ctx := context.Background()
+	secret := "0123456789abcdef"
+	if n, _, err := r.Server.Maintenance.Import(ctx, []legacy.Token{{Line: 2, ID: "short-1", Name: "short", Secret: secret, UserID: "user-1"}}); err != nil || n != 1 {
+		t.Fatalf("import: %d imported, %v", n, err)
+	}
+	resp := r.Do(http.MethodGet, "/api/tokens", nil, "Authorization: Bearer "+r.JWT("user-1"))
+	var list struct {
+		Tokens []struct {
+			MaskedToken string `json:"maskedToken"`
+		} `json:"tokens"`
+	}
+	resp.JSON(t, &list)
+	if len(list.Tokens) != 1 {
+		t.Fatalf("list: %s", resp)
+	}
+	shown := strings.TrimSuffix(list.Tokens[0].MaskedToken, "…")
+	if !strings.HasPrefix(secret, shown) || 3*len(shown) > len(secret) {
+		t.Errorf("maskedToken %q of a %d-character token shows more than a third of it", list.Tokens[0].MaskedToken, len(secret))
+	}
+	conn, err := pgx.Connect(ctx, r.Config.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var stored string
+	if err := conn.QueryRow(ctx, "SELECT token_start FROM personal_access_tokens WHERE id = 'short-1'").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if 3*len(stored) > len(secret) {
+		t.Errorf("token_start %q stores more than a third of the token", stored)
 	}
 }

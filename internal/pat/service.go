@@ -321,7 +321,7 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 	}
 	var created Created
 	err = s.inTx(ctx, func(q *db.Queries) error {
-		if err := q.LockUserTokens(ctx, userID); err != nil {
+		if err := lockUser(ctx, q, userID); err != nil {
 			return err
 		}
 		if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
@@ -374,7 +374,7 @@ func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservati
 }
 
 // checkActive fails with *MaxActiveError when adding more tokens would take
-// the user above the cap. The caller holds the user's lock (LockUserTokens),
+// the user above the cap. The caller holds the user's lock (lockUser),
 // so no concurrent create can slip in between the count and the insert.
 func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
 	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
@@ -536,7 +536,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	}
 	var created Created
 	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
+		if err := lockUser(ctx, q, p.UserID); err != nil {
 			return nil, err
 		}
 		old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: p.UserID})

@@ -29,8 +29,14 @@ import (
 	"github.com/alternatefutures/patd/internal/server"
 )
 
-// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
-const ServiceSecret = "test-service-secret"
+// Secrets of test replicas, as long as production requires
+// (config.MinSecretLength), so that replicas run with the production checks.
+const (
+	// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
+	ServiceSecret = "test-service-secret-0123456789abcdef"
+	// JWTSecret is the JWT_SECRET of test replicas.
+	JWTSecret = "test-jwt-secret-0123456789abcdefghij"
+)
 
 // AdminURL is the PostgreSQL database tests connect to in order to create and
 // drop their own; PATD_TEST_DATABASE_URL overrides it.
@@ -91,7 +97,7 @@ func Config(t testing.TB) *config.Config {
 	env := map[string]string{
 		"DATABASE_URL":        Database(t),
 		"REDIS_URL":           RedisURL(),
-		"JWT_SECRET":          "test-jwt-secret",
+		"JWT_SECRET":          JWTSecret,
 		"AUTH_SERVICE_SECRET": ServiceSecret,
 	}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -134,7 +140,20 @@ type Replica struct {
 	t      testing.TB
 
 	queries *queryCounter
+	logs    *logLines
 	stop    func()
+}
+
+// Logs returns the lines the replica has logged so far (WARN and above).
+func (r *Replica) Logs() []string {
+	r.logs.mu.Lock()
+	defer r.logs.mu.Unlock()
+	return append([]string(nil), r.logs.lines...)
+}
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
 }
 
 // Stop shuts the replica down as SIGTERM would: in-flight requests finish and
@@ -198,7 +217,8 @@ func (c *queryCounter) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func Start(t testing.TB, cfg *config.Config) *Replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := logging.New(testWriter{t}, slog.LevelWarn)
+	logs := &logLines{}
+	log := logging.New(testWriter{t: t, logs: logs}, slog.LevelWarn)
 	tracer := &queryCounter{}
 	srv, err := server.New(ctx, cfg, log, server.Options{QueryTracer: tracer})
 	if err != nil {
@@ -212,7 +232,7 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer, logs: logs}
 	r.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -391,10 +411,19 @@ func (g GraphQLResult) OK(t testing.TB) GraphQLResult {
 	return g
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter writes a replica's log to its test's log, and keeps the lines
+// for Logs. The JSON handler writes one line per call.
+type testWriter struct {
+	t    testing.TB
+	logs *logLines
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	w.logs.mu.Lock()
+	w.logs.lines = append(w.logs.lines, line)
+	w.logs.mu.Unlock()
+	w.t.Log(line)
 	return len(p), nil
 }
 

@@ -12,7 +12,7 @@ import (
 
 // routes is patd's route table: every route it serves, with the middleware
 // each needs.
-func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler http.Handler) http.Handler {
+func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).
 		LimitFailures(s.authFailures, m).Middleware
@@ -53,8 +53,14 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 	mux.Handle("POST /auth/cli/approve", user(http.HandlerFunc(cli.Approve)))
 	mux.HandleFunc("POST /auth/cli/poll", cli.Poll)
 
-	mux.Handle("GET /metrics", metricsHandler)
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics)
+	} else {
+		// Served by ServeMetrics on METRICS_ADDR: the public port has no
+		// /metrics to show.
+		mux.HandleFunc("/metrics", httpapi.NotFound)
+	}
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithJSONErrors(mux))
+	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))
 }

@@ -35,11 +35,14 @@ type Server struct {
 	Validator   *pat.Validator
 	Maintenance *pat.Maintenance
 	handler     http.Handler
-	pool        *pgxpool.Pool
-	redis       redis.UniversalClient // nil without REDIS_URL
-	rate        *limit.Rate           // validations per token
-	cliPolls    *limit.Rate
-	cliStarts   *limit.Rate
+	// metrics serves /metrics: on its own listener (ServeMetrics) when
+	// METRICS_ADDR is set, else among the other routes.
+	metrics   http.Handler
+	pool      *pgxpool.Pool
+	redis     redis.UniversalClient // nil without REDIS_URL
+	rate      *limit.Rate           // validations per token
+	cliPolls  *limit.Rate
+	cliStarts *limit.Rate
 	// authFailures counts failed bearer authentications per client address.
 	authFailures *limit.Rate
 	log          *slog.Logger
@@ -96,7 +99,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Metrics:     m,
 		Log:         log,
 	})
-	s.handler = s.routes(cfg, m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	s.handler = s.routes(cfg, m)
 	return s, nil
 }
 
@@ -137,17 +141,44 @@ func (s *Server) checks() []httpapi.Check {
 // Handler serves every route of the replica.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves HTTP on ln until ctx is done, then stops accepting, gives
-// in-flight requests up to ShutdownTimeout to finish, and returns nil.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.handler,
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// ServeMetrics serves /metrics alone on ln (METRICS_ADDR, typically an
+// address only the scraper reaches) until ctx is done. Anything else there
+// is 404.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics)
+	mux.HandleFunc("/", httpapi.NotFound)
+	hs := s.httpServer(httpapi.NoSniff(mux))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// A scrape is short: no drain period worth waiting for.
+	_ = hs.Close()
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Serve serves HTTP on ln until ctx is done, then stops accepting, gives
+// in-flight requests up to ShutdownTimeout to finish, and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.httpServer(s.handler)
 	// Background work outlives ctx until the last request has been answered:
 	// requests still draining need revocations and the rate limiter.
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

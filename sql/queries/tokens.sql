@@ -1,7 +1,8 @@
 -- name: LockUserTokens :exec
 -- Serialises changes to one user's tokens for the rest of the transaction, so that
--- the max-active check and the insert that follows it cannot race.
-SELECT pg_advisory_xact_lock(hashtextextended('pat:' || @user_id::text, 0));
+-- the max-active check and the insert that follows it cannot race. @namespace
+-- keeps user ids apart from the keys of every other advisory lock (pat/locks.go).
+SELECT pg_advisory_xact_lock(@namespace::int4, hashtext(@user_id::text));
 
 -- name: CountActiveTokens :one
 SELECT count(*) FROM personal_access_tokens
@@ -94,10 +95,10 @@ SELECT seq, token_hash FROM pat_imported_hashes WHERE seq > @after_seq ORDER BY 
 
 -- name: TryCleanupLock :one
 -- Held for a whole cleanup run, so that one replica at a time does it.
-SELECT pg_try_advisory_lock(hashtextextended('pat:cleanup', 0));
+SELECT pg_try_advisory_lock(@namespace::int4, 0);
 
 -- name: CleanupUnlock :exec
-SELECT pg_advisory_unlock(hashtextextended('pat:cleanup', 0));
+SELECT pg_advisory_unlock(@namespace::int4, 0);
 
 -- name: NotifyRevoked :exec
 -- Tells every replica listening on @channel, when the transaction commits, to
