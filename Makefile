@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps
+.PHONY: run test services generate check-generated tidy vet bench bench-go fuzz build federation-deps
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -50,8 +50,16 @@ vet:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
-## bench: benchmarks, among them the validate route in process and over loopback HTTP
+## bench: patd under load side by side with the machine's limit (cmd/patd-bench): one table, about three minutes
+BENCHFLAGS ?=
 bench: services
+	$(GO) build -o bin/patd ./cmd/patd
+	$(GO) build -o bin/benchlimit ./cmd/benchlimit
+	$(GO) build -o bin/patd-bench ./cmd/patd-bench
+	./bin/patd-bench -patd bin/patd -limit bin/benchlimit $(BENCHFLAGS)
+
+## bench-go: the Go benchmarks (ns, bytes and allocations per validate among them)
+bench-go: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (the parsers: token, Date, cursor, CSV, request bodies)

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report prints the table, the targets and the notes.
+func (b *bench) report(took time.Duration) {
+	w := b.out
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(w, "\npatd-bench: %d CPUs shared, unpinned, by patd, the limit (cmd/benchlimit), the load generator, PostgreSQL and Redis;\n", runtime.NumCPU())
+	fmt.Fprintf(w, "each HTTP server gets every CPU (GOMAXPROCS=%d). %s rows in the token table. Load average at the end: %s.\n",
+		runtime.NumCPU(), thousands(b.opt.rows), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Fprintf(w, "Validate rows: %s per run after %s of warm-up, limit and patd alternating, two runs each. Latency in ms.\n\n", b.opt.duration, b.opt.warmup)
+	fmt.Fprintf(w, "%-6s %-40s %5s %9s %7s %7s %7s %5s %7s %6s %6s  %s\n",
+		"server", "load", "conns", "req/s", "p50", "p99", "p99.9", "bad", "lookups", "×rps", "×p99", "note")
+	for _, r := range b.rows {
+		lookups, ratio, p99 := "-", "-", "-"
+		if r.lookups >= 0 {
+			lookups = thousands(int(r.lookups))
+		}
+		if r.vs != nil && r.vs.res.RPS() > 0 {
+			ratio = fmt.Sprintf("%.2f", r.res.RPS()/r.vs.res.RPS())
+			p99 = fmt.Sprintf("%.2f", float64(r.res.Quantile(99))/float64(r.vs.res.Quantile(99)))
+		}
+		fmt.Fprintf(w, "%-6s %-40s %5d %9s %7s %7s %7s %5d %7s %6s %6s  %s\n",
+			r.server, r.name, r.conns, thousands(int(r.res.RPS())),
+			ms(r.res.Quantile(50)), ms(r.res.Quantile(99)), ms(r.res.Quantile(99.9)),
+			r.res.NotOK(), lookups, ratio, p99, r.note)
+	}
+	fmt.Fprintln(w, "\nbad: answers other than the load's expected status (200 for tokens in the table, 401 for malformed and legacy-shaped ones;")
+	fmt.Fprintln(w, "GraphQL: 200 without errors) plus requests without an answer. lookups: scans of the token_hash index PostgreSQL counted.")
+	fmt.Fprintln(w, "×rps, ×p99: patd's figure over the limit's under the same load (GraphQL and hot-set rows: over the limit's cache-hit row).")
+
+	fmt.Fprintln(w, "\nTargets:")
+	for _, t := range b.targets() {
+		fmt.Fprintln(w, "  "+t)
+	}
+	fmt.Fprintln(w, "\nNotes:")
+	for _, n := range b.notes {
+		fmt.Fprintln(w, "  "+n)
+	}
+	if b.main != nil {
+		lines, access := logLines(b.main.logPath)
+		var served int64
+		for _, r := range b.rows {
+			if r.server == "patd" && !strings.HasPrefix(r.name, "miss, cache off") && !strings.HasPrefix(r.name, "hot set") {
+				served += r.res.Requests
+			}
+		}
+		fmt.Fprintf(w, "  main patd: peak RSS (VmHWM) %.1f MiB; it logged %s lines, %s of them access-log lines, for %s measured requests (and the warm-ups)\n",
+			float64(b.main.hwm)/1024, thousands(int(lines)), thousands(int(access)), thousands(int(served)))
+	}
+	for _, p := range b.others {
+		fmt.Fprintf(w, "  %s: peak RSS %.1f MiB\n", p.name, float64(p.hwm)/1024)
+	}
+	if b.limit != nil {
+		fmt.Fprintf(w, "  limit: peak RSS %.1f MiB\n", float64(b.limit.hwm)/1024)
+	}
+	fmt.Fprintf(w, "  the whole bench took %.0f s\n", took.Seconds())
+}
+
+func (b *bench) find(server, prefix string, conns int) *row {
+	for _, r := range b.rows {
+		if r.server == server && strings.HasPrefix(r.name, prefix) && r.conns == conns {
+			return r
+		}
+	}
+	return nil
+}
+
+// targets checks issue 10's targets against this run.
+func (b *bench) targets() []string {
+	var out []string
+	check := func(ok bool, format string, args ...any) {
+		verdict := "met   "
+		if !ok {
+			verdict = "MISSED"
+		}
+		out = append(out, verdict+" "+fmt.Sprintf(format, args...))
+	}
+	for _, conns := range []int{16, 64} {
+		if r := b.find("patd", "validate, cache hit", conns); r != nil {
+			rps := r.res.RPS() / r.vs.res.RPS()
+			p99 := float64(r.res.Quantile(99)) / float64(r.vs.res.Quantile(99))
+			check(rps >= 0.85, "cache hit at %d conns: %.2f of the limit's req/s (target ≥ 0.85)", conns, rps)
+			check(p99 <= 1.2, "cache hit at %d conns: p99 %.2f× the limit's (target ≤ 1.2×)", conns, p99)
+			check(r.res.NotOK() == 0, "cache hit at %d conns: %d non-2xx (target 0)", conns, r.res.NotOK())
+		}
+	}
+	for _, name := range []string{"validate, malformed", "validate, random legacy"} {
+		if r := b.find("patd", name, 16); r != nil {
+			rps := r.res.RPS() / r.vs.res.RPS()
+			check(rps >= 0.9, "%s: %.2f of the limit's req/s (target ≥ 0.9)", strings.TrimPrefix(name, "validate, "), rps)
+			check(r.lookups == 0, "%s: %d database lookups (target 0)", strings.TrimPrefix(name, "validate, "), r.lookups)
+		}
+	}
+	if r := b.find("patd", "validate, miss", 16); r != nil {
+		check(r.res.Quantile(99) < 5*time.Millisecond, "miss at 16 conns: p99 %s ms (target < 5 ms)", ms(r.res.Quantile(99)))
+	}
+	small, large := b.find("patd", "miss, cache off, 1,000 rows", 16), b.find("patd", "miss, cache off, "+thousands(b.opt.rows), 16)
+	if small != nil && large != nil {
+		out = append(out, fmt.Sprintf("       miss with the cache off: %s rows %.0f req/s p99 %s ms; %s rows %.0f req/s p99 %s ms (%.2f× the req/s)",
+			"1,000", small.res.RPS(), ms(small.res.Quantile(99)), thousands(b.opt.rows), large.res.RPS(), ms(large.res.Quantile(99)),
+			large.res.RPS()/small.res.RPS()))
+	}
+	if r := b.find("patd", "GraphQL list", 16); r != nil {
+		check(r.res.Quantile(99) < 10*time.Millisecond && r.res.NotOK() == 0, "GraphQL list of 100 at 16 conns: p99 %s ms, %d bad (target < 10 ms)", ms(r.res.Quantile(99)), r.res.NotOK())
+	}
+	if r := b.find("patd", "GraphQL create", 16); r != nil {
+		check(r.res.NotOK() == 0, "GraphQL create: %d bad answers (target 0)", r.res.NotOK())
+	}
+	if b.main != nil {
+		check(b.main.hwm > 0 && b.main.hwm < 64*1024, "main patd's peak RSS %.1f MiB (target < 64 MiB)", float64(b.main.hwm)/1024)
+	}
+	return out
+}
