@@ -61,8 +61,7 @@ type Config struct {
 	// ValidateWindow is the window of ValidateRate: a minute, shorter only in tests.
 	ValidateWindow time.Duration
 	CacheTTL       time.Duration
-	// CacheSize bounds the validation cache, in entries (not configurable by
-	// environment: 100,000 answers take about 20 MiB).
+	// CacheSize bounds the validation cache, in entries (PAT_CACHE_SIZE).
 	CacheSize     int
 	MaxDepth      int
 	MaxComplexity int
@@ -74,6 +73,12 @@ type Config struct {
 	AuthServiceURL string
 	// AppURL is the web app, where CLI login links point.
 	AppURL string
+
+	// AccessLogSample is the share of ordinary validate answers that get an
+	// access-log line (ACCESS_LOG_SAMPLE); PprofAddr, when set, a loopback
+	// address serving net/http/pprof (PPROF_ADDR).
+	AccessLogSample float64
+	PprofAddr       string
 
 	// Generated names the secrets that development mode made up because they
 	// were missing; the caller prints them.
@@ -100,7 +105,6 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	r := &reader{lookup: lookupEnv}
 	c := &Config{
 		CreateWindow:   24 * time.Hour,
-		CacheSize:      100_000,
 		RedisKeyPrefix: "patd:",
 		ValidateWindow: time.Minute,
 	}
@@ -110,6 +114,7 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	r.limits(c)
 	r.secrets(c)
 	r.services(c)
+	r.perf(c)
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
