@@ -282,14 +282,32 @@ func SignSession(cfg JWTConfig, userID string, ttl time.Duration) (string, error
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(cfg.Secret)
 }
 
-// ServiceSecrets checks the secret that backends present to the internal routes.
+// ServiceSecrets are the secrets that backends present to the internal routes.
 type ServiceSecrets [][]byte
+
+// Digests hashes the secrets once, for SecretDigests.Check. Call it at start,
+// not per request.
+func (s ServiceSecrets) Digests() SecretDigests {
+	d := make(SecretDigests, len(s))
+	for i, secret := range s {
+		d[i] = sha256.Sum256(secret)
+	}
+	return d
+}
+
+// Check is Digests().Check(r): it hashes every secret on each call, so serve
+// a route with the digests made once (as RequireServiceSecret does).
+func (s ServiceSecrets) Check(r *http.Request) bool { return s.Digests().Check(r) }
+
+// SecretDigests are the SHA-256 digests of the service secrets.
+type SecretDigests [][sha256.Size]byte
 
 // Check reports whether r carries one of the secrets, as
 // "Authorization: Bearer <secret>" or "x-af-introspection-secret: <secret>".
-// Every secret is compared in constant time, so timing tells nothing about
-// which one, or how much of one, matched.
-func (s ServiceSecrets) Check(r *http.Request) bool {
+// The digest of what was presented is compared in constant time with every
+// secret's, so timing tells nothing about which one, or how much of one,
+// matched; comparing digests keeps the time independent of the lengths too.
+func (d SecretDigests) Check(r *http.Request) bool {
 	presented := r.Header.Get("X-Af-Introspection-Secret")
 	if presented == "" {
 		scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -301,12 +319,21 @@ func (s ServiceSecrets) Check(r *http.Request) bool {
 	if presented == "" {
 		return false
 	}
-	// Comparing digests keeps the time independent of the lengths too.
-	p := sha256.Sum256([]byte(presented))
+	p := digest(presented)
 	match := 0
-	for _, secret := range s {
-		h := sha256.Sum256(secret)
-		match |= subtle.ConstantTimeCompare(p[:], h[:])
+	for i := range d {
+		match |= subtle.ConstantTimeCompare(p[:], d[i][:])
 	}
 	return match == 1
+}
+
+// digest is the SHA-256 of s, hashed from a copy on the stack when s is
+// short enough: []byte(s) of more than 32 bytes would be a heap allocation on
+// every request.
+func digest(s string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], s...))
+	}
+	return sha256.Sum256([]byte(s))
 }

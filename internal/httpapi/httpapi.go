@@ -54,10 +54,12 @@ func Readyz(checks []Check) http.HandlerFunc {
 }
 
 // RequireServiceSecret lets through only requests that carry one of the
-// service secrets; others get 403 INVALID_SERVICE_CREDENTIALS.
+// service secrets; others get 403 INVALID_SERVICE_CREDENTIALS. The secrets are
+// hashed here, once, not on every request.
 func RequireServiceSecret(secrets auth.ServiceSecrets, next http.Handler) http.Handler {
+	digests := secrets.Digests()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !secrets.Check(r) {
+		if !digests.Check(r) {
 			writeError(w, http.StatusForbidden, codeInvalidServiceCredentials, "missing or wrong service secret")
 			return
 		}
