@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,9 +18,10 @@ import (
 
 // WithRequestInfo gives each request an id (the X-Request-Id a trusted proxy
 // sends, when sane: anyone else could forge audit rows' ids), works out the
-// client's address, logs one line when the request is done, and echoes the id
-// in X-Request-Id.
-func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
+// client's address, logs one line when the request is done (as access says),
+// and echoes the id in X-Request-Id.
+func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, access AccessLog, next http.Handler) http.Handler {
+	access = access.normalize()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ip, viaProxy := clientIP(r, trusted)
@@ -30,6 +29,8 @@ func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler
 		if viaProxy {
 			given = r.Header.Get("X-Request-Id")
 		}
+		// One allocation for what the request needs until it is answered.
+		st := &requestState{rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
 		// Each value ends up in an audit row: storable keeps a client from
 		// making its own writes fail with bytes PostgreSQL refuses.
 		info := requestinfo.Info{
@@ -37,24 +38,32 @@ func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler
 			ClientIP:  storable(ip, maxClientIPLen),
 			UserAgent: storable(r.UserAgent(), maxUserAgentLen),
 		}
-		w.Header().Set("X-Request-Id", info.ID)
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		st.id[0] = info.ID
+		w.Header()["X-Request-Id"] = st.id[:]
+		st.ctx.Init(r.Context(), info)
 		// The mux records the matched pattern on the request it is given.
-		r = r.WithContext(requestinfo.NewContext(r.Context(), info))
-		next.ServeHTTP(rec, r)
-		level := slog.LevelInfo
-		if rec.status >= 500 {
-			level = slog.LevelError
+		r = r.WithContext(&st.ctx)
+		next.ServeHTTP(&st.rec, r)
+		level, ok := access.level(r.Pattern, st.rec.status)
+		if !ok {
+			return
 		}
 		log.LogAttrs(r.Context(), level, "request",
 			slog.String("request_id", info.ID),
 			slog.String("method", r.Method),
 			slog.String("route", r.Pattern),
-			slog.Int("status", rec.status),
+			slog.Int("status", st.rec.status),
 			slog.Duration("latency", time.Since(start)),
 			slog.String("client_ip", info.ClientIP),
 		)
 	})
+}
+
+// requestState is what WithRequestInfo allocates per request, in one piece.
+type requestState struct {
+	rec statusRecorder
+	ctx requestinfo.Context
+	id  [1]string // the X-Request-Id header's value
 }
 
 // Longest values of the request info, in bytes.
@@ -64,13 +73,12 @@ const (
 	maxUserAgentLen = 256
 )
 
+// requestID is the id a trusted proxy gave, when sane, else a new one.
 func requestID(given string) string {
 	if given != "" && len(given) <= maxRequestIDLen && isPrintableASCII(given) {
 		return given
 	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return requestIDs.next()
 }
 
 func isPrintableASCII(s string) bool {
@@ -162,12 +170,16 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// nosniff is shared by every answer: assigning it allocates nothing, unlike
+// Header().Set. Nothing may modify it.
+var nosniff = []string{"nosniff"}
+
 // NoSniff tells browsers to take every answer for the type it says it is
 // (JSON), never to guess one from its content: an answer that echoes a
 // client's input could otherwise be read as HTML or script.
 func NoSniff(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header()["X-Content-Type-Options"] = nosniff
 		next.ServeHTTP(w, r)
 	})
 }

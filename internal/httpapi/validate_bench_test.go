@@ -46,7 +46,7 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(s int)           { d.status = s }
 
-func benchReplica(b *testing.B) (*pattest.Replica, string) {
+func benchReplica(b testing.TB) (*pattest.Replica, string) {
 	cfg := pattest.Config(b)
 	cfg.ValidateRate = 0
 	r := pattest.Start(b, cfg)
@@ -54,7 +54,7 @@ func benchReplica(b *testing.B) (*pattest.Replica, string) {
 	return r, secret
 }
 
-func createTokenB(b *testing.B, r *pattest.Replica) (string, string) {
+func createTokenB(b testing.TB, r *pattest.Replica) (string, string) {
 	var out struct {
 		C struct{ ID, Token string } `json:"createPersonalAccessToken"`
 	}

@@ -16,12 +16,38 @@ type ctxKey struct{}
 
 // NewContext returns ctx carrying info.
 func NewContext(ctx context.Context, info Info) context.Context {
-	return context.WithValue(ctx, ctxKey{}, info)
+	c := &Context{}
+	c.Init(ctx, info)
+	return c
+}
+
+// Context is a context carrying an Info. It is a type of its own, rather than
+// context.WithValue, so that the HTTP edge can allocate it together with the
+// rest of a request's state: one allocation on the validate path instead of
+// three (the context, the Info boxed in an interface, and the rest).
+type Context struct {
+	context.Context
+	info Info
+}
+
+// Init makes c carry info on top of parent. Call it once, before c is used.
+func (c *Context) Init(parent context.Context, info Info) {
+	c.Context, c.info = parent, info
+}
+
+// Value answers the Info's key with it, and any other key as the parent does.
+func (c *Context) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
 }
 
 // FromContext returns the Info in ctx, or the zero Info outside a request
 // (migrations, cleanup, import).
 func FromContext(ctx context.Context) Info {
-	info, _ := ctx.Value(ctxKey{}).(Info)
-	return info
+	if info, ok := ctx.Value(ctxKey{}).(*Info); ok {
+		return *info
+	}
+	return Info{}
 }

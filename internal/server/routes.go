@@ -62,5 +62,6 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))
+	access := httpapi.AccessLog{ValidateSample: cfg.AccessLogSample}
+	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, access, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))
 }
