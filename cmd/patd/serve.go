@@ -43,6 +43,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer metricsLn.Close()
 	}
+	stopPprof, err := startPprof(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	if cfg.Development() {
 		if err := printDevelopmentHelp(stdout, cfg); err != nil {
 			return err
