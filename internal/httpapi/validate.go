@@ -78,12 +78,16 @@ var (
 	noStore         = []string{"no-store"}
 )
 
-// writeValidation sends an answer body and returns it for reuse.
+// writeValidation sends an answer body and returns it for reuse. A 200 is
+// sent by the first Write alone: net/http copies the header map on an
+// explicit WriteHeader, and the valid answer is the one backends get most.
 func writeValidation(w http.ResponseWriter, status int, body []byte) []byte {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore
-	w.WriteHeader(status)
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
 	_, _ = w.Write(body)
 	return body
 }

@@ -32,6 +32,7 @@ func TestValidateAllocations(t *testing.T) {
 		rd.Reset(body)
 		req.Body = rc
 		clear(w.h)
+		w.status = 0
 		h.ServeHTTP(w, req)
 		if w.status != http.StatusOK {
 			t.Fatalf("status %d", w.status)

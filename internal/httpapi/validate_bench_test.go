@@ -30,6 +30,7 @@ func benchValidate(b *testing.B, h http.Handler, tok string, want int) {
 		rd.Reset(body)
 		req.Body = rc
 		clear(w.h)
+		w.status = 0
 		h.ServeHTTP(w, req)
 		if w.status != want {
 			b.Fatalf("status %d, want %d", w.status, want)
@@ -42,9 +43,14 @@ type discard struct {
 	status int
 }
 
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discard) WriteHeader(s int)           { d.status = s }
+func (d *discard) Header() http.Header { return d.h }
+func (d *discard) Write(p []byte) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK // as net/http does on a Write without WriteHeader
+	}
+	return len(p), nil
+}
+func (d *discard) WriteHeader(s int) { d.status = s }
 
 func benchReplica(b testing.TB) (*pattest.Replica, string) {
 	cfg := pattest.Config(b)
