@@ -52,6 +52,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	// Bounds the work of parsing and validating one query (alias floods):
 	// a full page of every field costs under 100 tokens.
 	srv.SetParserTokenLimit(maxQueryTokens)
+	srv.SetQueryCache(newQueryCache())
 	srv.Use(shapeLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	srv.Use(checkRepresentations{})
