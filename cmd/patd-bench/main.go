@@ -54,6 +54,23 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	keep        bool
+	profile     string // directory for pprof profiles of the main patd; empty: none
+	env         envFlag
+	pool        int // pool_max_conns for patd's DATABASE_URL; 0: patd's default
+}
+
+// envFlag collects -env NAME=VALUE, given to every patd the bench starts.
+type envFlag map[string]string
+
+func (e envFlag) String() string { return fmt.Sprint(map[string]string(e)) }
+
+func (e envFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	e[k] = v
+	return nil
 }
 
 type bench struct {
@@ -68,6 +85,7 @@ type bench struct {
 	main      *proc
 	limit     *proc
 	others    []*proc
+	pprofAddr string
 	rows      []*row
 	notes     []string
 }
@@ -99,6 +117,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time of each run (validate rows: two runs per server)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs (for a look at them)")
+	fs.IntVar(&o.pool, "pool", 0, "pool_max_conns in patd's DATABASE_URL (0: pgxpool's default, the larger of 4 and the CPU count)")
+	o.env = envFlag{}
+	fs.Var(o.env, "env", "NAME=VALUE for every patd the bench starts (repeatable), to try a setting")
+	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the main patd under the cache-hit, miss and GraphQL loads, and its heap after the miss, to this directory (sets PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -177,11 +199,28 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	b.logf("limit listening on %s", addr)
 	// The main patd applies the migrations.
-	if b.main, err = b.startPatd(ctx, "patd", nil); err != nil {
+	var extra map[string]string
+	if b.opt.profile != "" {
+		if err := os.MkdirAll(b.opt.profile, 0o755); err != nil {
+			return err
+		}
+		if b.pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		extra = map[string]string{"PPROF_ADDR": b.pprofAddr}
+	}
+	if b.main, err = b.startPatd(ctx, "patd", extra); err != nil {
 		return err
 	}
 	b.db, err = pgx.Connect(ctx, b.dbURL)
 	return err
+}
+
+func (b *bench) patdDatabaseURL() string {
+	if b.opt.pool <= 0 {
+		return b.dbURL
+	}
+	return b.dbURL + "&pool_max_conns=" + strconv.Itoa(b.opt.pool)
 }
 
 // startPatd starts a patd with every default but those the bench must
@@ -195,7 +234,7 @@ func (b *bench) startPatd(ctx context.Context, name string, extra map[string]str
 	env := map[string]string{
 		"PORT":                port,
 		"BIND_ADDR":           "127.0.0.1",
-		"DATABASE_URL":        b.dbURL,
+		"DATABASE_URL":        b.patdDatabaseURL(),
 		"REDIS_URL":           b.opt.redisURL,
 		"JWT_SECRET":          b.jwtSecret,
 		"AUTH_SERVICE_SECRET": b.secret,
@@ -203,6 +242,9 @@ func (b *bench) startPatd(ctx context.Context, name string, extra map[string]str
 		"PAT_VALIDATE_RATE": "1000000000",
 		"PAT_CREATE_LIMIT":  "1000000",
 		"PAT_MAX_ACTIVE":    "1000000",
+	}
+	for k, v := range b.opt.env {
+		env[k] = v
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -385,9 +427,9 @@ func (b *bench) measure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	scale := func(n int) error {
+	scale := func(n int, label string) error {
 		before := b.lookups(ctx)
-		r := &row{server: "patd", name: fmt.Sprintf("miss, cache off, %s rows", thousands(n)), conns: 16}
+		r := &row{server: "patd", name: fmt.Sprintf("miss, cache off, %s rows%s", thousands(n), label), conns: 16}
 		r.res = b.load(ctx, nocache, 16, b.validate(pickRange(n)), statusIs(200), false, b.opt.warmup, b.opt.duration)
 		time.Sleep(statsSettle)
 		r.lookups = b.lookups(ctx) - before
@@ -395,7 +437,7 @@ func (b *bench) measure(ctx context.Context) error {
 		b.logf("%-28s: %8.0f req/s, p99 %s", r.name, r.res.RPS(), ms(r.res.Quantile(99)))
 		return ctx.Err()
 	}
-	if err := scale(small); err != nil {
+	if err := scale(small, ""); err != nil {
 		return err
 	}
 	b.logf("seeding %d rows", rows-small)
@@ -410,8 +452,27 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	b.notes = append(b.notes, fmt.Sprintf("%s rows inserted with one INSERT … SELECT and vacuumed in %.1f s",
 		thousands(rows-small), time.Since(seeded).Seconds()))
-	b.explain(ctx)
-	if err := scale(rows); err != nil {
+	b.explain(ctx, "")
+	if err := scale(rows, ""); err != nil {
+		return err
+	}
+	// Would a covering index make the lookup index-only, and faster? Same
+	// replica, same load, then the index goes: the other rows run on the
+	// schema as migrated.
+	covering := time.Now()
+	if _, err := b.db.Exec(ctx, `CREATE UNIQUE INDEX bench_token_hash_covering ON personal_access_tokens (token_hash)
+INCLUDE (id, user_id, organization_id, name, expires_at, created_at)`); err != nil {
+		return err
+	}
+	if _, err := b.db.Exec(ctx, "VACUUM ANALYZE personal_access_tokens"); err != nil {
+		return err
+	}
+	b.notes = append(b.notes, fmt.Sprintf("covering index built and vacuumed in %.1f s", time.Since(covering).Seconds()))
+	b.explain(ctx, " with a covering index")
+	if err := scale(rows, ", covering index"); err != nil {
+		return err
+	}
+	if _, err := b.db.Exec(ctx, "DROP INDEX bench_token_hash_covering"); err != nil {
 		return err
 	}
 	nocache.stop()
@@ -419,13 +480,19 @@ func (b *bench) measure(ctx context.Context) error {
 	// The validate rows against the limit.
 	hot := b.validate(pickRange(b.opt.hot))
 	var limitHit *row // the limit's cache-hit row at 16 connections
+	// A versus row is four runs; the profile covers them all (patd is idle
+	// during the limit's).
+	versusSeconds := int((4*(b.opt.warmup+b.opt.duration) + time.Second).Seconds())
 	for _, conns := range []int{16, 64} {
-		r, err := b.versus(ctx, fmt.Sprintf("validate, cache hit (%d tokens)", b.opt.hot), conns, 200, hot)
+		err := b.profiled(ctx, fmt.Sprintf("hit-%d", conns), versusSeconds, func() error {
+			r, err := b.versus(ctx, fmt.Sprintf("validate, cache hit (%d tokens)", b.opt.hot), conns, 200, hot)
+			if err == nil && limitHit == nil {
+				limitHit = r.vs
+			}
+			return err
+		})
 		if err != nil {
 			return err
-		}
-		if limitHit == nil {
-			limitHit = r.vs
 		}
 	}
 	if _, err := b.versus(ctx, "validate, malformed token", 16, 401, b.validate(pickFixed(malformedToken()))); err != nil {
@@ -434,9 +501,14 @@ func (b *bench) measure(ctx context.Context) error {
 	if _, err := b.versus(ctx, "validate, random legacy-shaped", 16, 401, b.validate(appendLegacy)); err != nil {
 		return err
 	}
-	if _, err := b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows))); err != nil {
+	err = b.profiled(ctx, "miss", versusSeconds, func() error {
+		_, err := b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows)))
+		return err
+	})
+	if err != nil {
 		return err
 	}
+	b.heapProfile(ctx, "after-miss")
 
 	// More distinct hot tokens than the cache holds.
 	const cacheSize = 10_000
@@ -470,7 +542,11 @@ func (b *bench) measure(ctx context.Context) error {
 		return err
 	}
 	r = &row{server: "patd", name: "GraphQL list of 100 tokens", conns: 16, lookups: -1, vs: limitHit, note: "ratio vs the limit's validate"}
-	r.res = b.load(ctx, b.main, 16, list, graphqlOK, true, b.opt.warmup, b.opt.duration)
+	runSeconds := int((b.opt.warmup + b.opt.duration).Seconds() + 0.5)
+	_ = b.profiled(ctx, "graphql-list", runSeconds, func() error {
+		r.res = b.load(ctx, b.main, 16, list, graphqlOK, true, b.opt.warmup, b.opt.duration)
+		return nil
+	})
 	b.rows = append(b.rows, r)
 
 	var suffix [3]byte
@@ -484,14 +560,18 @@ func (b *bench) measure(ctx context.Context) error {
 		return err
 	}
 	r = &row{server: "patd", name: "GraphQL create", conns: 16, lookups: -1, vs: limitHit, note: "ratio vs the limit's validate"}
-	r.res = b.load(ctx, b.main, 16, create, graphqlOK, true, b.opt.warmup, b.opt.duration)
+	_ = b.profiled(ctx, "graphql-create", runSeconds, func() error {
+		r.res = b.load(ctx, b.main, 16, create, graphqlOK, true, b.opt.warmup, b.opt.duration)
+		return nil
+	})
 	b.rows = append(b.rows, r)
+	b.heapProfile(ctx, "end")
 	return ctx.Err()
 }
 
 // explain notes the plan of the validate lookup (the query of
 // sql/queries/tokens.sql GetTokenByHash) at full size.
-func (b *bench) explain(ctx context.Context) {
+func (b *bench) explain(ctx context.Context, label string) {
 	tok := benchToken(b.opt.rows / 2)
 	rows, err := b.db.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT id, user_id, organization_id, name, expires_at, created_at FROM personal_access_tokens
@@ -507,7 +587,7 @@ WHERE token_hash = sha256(convert_to($1::text, 'UTF8'))`, tok)
 			plan = append(plan, strings.TrimSpace(line))
 		}
 	}
-	b.notes = append(b.notes, "lookup plan at "+thousands(b.opt.rows)+" rows: "+strings.Join(plan, "; "))
+	b.notes = append(b.notes, "lookup plan at "+thousands(b.opt.rows)+" rows"+label+": "+strings.Join(plan, "; "))
 }
 
 func thousands(n int) string {
