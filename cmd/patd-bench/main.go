@@ -79,6 +79,7 @@ type bench struct {
 	dir       string
 	dbName    string
 	dbURL     string
+	extraDBs  []string // dropped with dbName
 	db        *pgx.Conn
 	secret    string
 	jwtSecret string
@@ -216,11 +217,12 @@ func (b *bench) setup(ctx context.Context) error {
 	return err
 }
 
-func (b *bench) patdDatabaseURL() string {
+// withPool is url with -pool's pool_max_conns, when given.
+func (b *bench) withPool(url string) string {
 	if b.opt.pool <= 0 {
-		return b.dbURL
+		return url
 	}
-	return b.dbURL + "&pool_max_conns=" + strconv.Itoa(b.opt.pool)
+	return url + "&pool_max_conns=" + strconv.Itoa(b.opt.pool)
 }
 
 // startPatd starts a patd with every default but those the bench must
@@ -234,7 +236,7 @@ func (b *bench) startPatd(ctx context.Context, name string, extra map[string]str
 	env := map[string]string{
 		"PORT":                port,
 		"BIND_ADDR":           "127.0.0.1",
-		"DATABASE_URL":        b.patdDatabaseURL(),
+		"DATABASE_URL":        b.withPool(b.dbURL),
 		"REDIS_URL":           b.opt.redisURL,
 		"JWT_SECRET":          b.jwtSecret,
 		"AUTH_SERVICE_SECRET": b.secret,
@@ -274,7 +276,9 @@ func (b *bench) cleanup() {
 	}
 	if b.dbName != "" && !b.opt.keep {
 		if admin, err := pgx.Connect(ctx, b.opt.adminURL); err == nil {
-			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+b.dbName+" WITH (FORCE)")
+			for _, name := range append([]string{b.dbName}, b.extraDBs...) {
+				_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			}
 			admin.Close(ctx)
 		}
 	}
@@ -290,9 +294,11 @@ func (b *bench) cleanup() {
 // lookups is how many scans of an index on token_hash PostgreSQL has
 // counted: one per lookup of a presented token. Nothing else patd does scans
 // it (lastUsedAt is written by id, cleanup reads expires_at).
-func (b *bench) lookups(ctx context.Context) int64 {
+func (b *bench) lookups(ctx context.Context) int64 { return lookupsIn(ctx, b.db) }
+
+func lookupsIn(ctx context.Context, db *pgx.Conn) int64 {
 	var n int64
-	err := b.db.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 SELECT coalesce(sum(s.idx_scan), 0)::bigint
 FROM pg_stat_user_indexes s
 JOIN pg_index i ON i.indexrelid = s.indexrelid
@@ -412,70 +418,10 @@ func (b *bench) versus(ctx context.Context, name string, conns int, want int, re
 // measure runs every row.
 func (b *bench) measure(ctx context.Context) error {
 	rows := b.opt.rows
-	small := 1_000
 
-	// Scale first: a miss at 1,000 rows, then at all of them, on a replica
-	// without a cache (PAT_CACHE_TTL=0) so that every request is a lookup.
-	b.logf("seeding %d rows", small)
-	if err := seed(ctx, b.db, 0, small); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	if _, err := b.db.Exec(ctx, "VACUUM ANALYZE personal_access_tokens"); err != nil {
+	if err := b.scaleRows(ctx); err != nil {
 		return err
 	}
-	nocache, err := b.startPatd(ctx, "patd-nocache", map[string]string{"PAT_CACHE_TTL": "0"})
-	if err != nil {
-		return err
-	}
-	scale := func(n int, label string) error {
-		before := b.lookups(ctx)
-		r := &row{server: "patd", name: fmt.Sprintf("miss, cache off, %s rows%s", thousands(n), label), conns: 16}
-		r.res = b.load(ctx, nocache, 16, b.validate(pickRange(n)), statusIs(200), false, b.opt.warmup, b.opt.duration)
-		time.Sleep(statsSettle)
-		r.lookups = b.lookups(ctx) - before
-		b.rows = append(b.rows, r)
-		b.logf("%-28s: %8.0f req/s, p99 %s", r.name, r.res.RPS(), ms(r.res.Quantile(99)))
-		return ctx.Err()
-	}
-	if err := scale(small, ""); err != nil {
-		return err
-	}
-	b.logf("seeding %d rows", rows-small)
-	seeded := time.Now()
-	if err := seed(ctx, b.db, small, rows); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	// As autovacuum would, soon: statistics, and the visibility map that
-	// index-only scans need.
-	if _, err := b.db.Exec(ctx, "VACUUM ANALYZE personal_access_tokens"); err != nil {
-		return err
-	}
-	b.notes = append(b.notes, fmt.Sprintf("%s rows inserted with one INSERT … SELECT and vacuumed in %.1f s",
-		thousands(rows-small), time.Since(seeded).Seconds()))
-	b.explain(ctx, "")
-	if err := scale(rows, ""); err != nil {
-		return err
-	}
-	// Would a covering index make the lookup index-only, and faster? Same
-	// replica, same load, then the index goes: the other rows run on the
-	// schema as migrated.
-	covering := time.Now()
-	if _, err := b.db.Exec(ctx, `CREATE UNIQUE INDEX bench_token_hash_covering ON personal_access_tokens (token_hash)
-INCLUDE (id, user_id, organization_id, name, expires_at, created_at)`); err != nil {
-		return err
-	}
-	if _, err := b.db.Exec(ctx, "VACUUM ANALYZE personal_access_tokens"); err != nil {
-		return err
-	}
-	b.notes = append(b.notes, fmt.Sprintf("covering index built and vacuumed in %.1f s", time.Since(covering).Seconds()))
-	b.explain(ctx, " with a covering index")
-	if err := scale(rows, ", covering index"); err != nil {
-		return err
-	}
-	if _, err := b.db.Exec(ctx, "DROP INDEX bench_token_hash_covering"); err != nil {
-		return err
-	}
-	nocache.stop()
 
 	// The validate rows against the limit.
 	hot := b.validate(pickRange(b.opt.hot))
@@ -501,7 +447,7 @@ INCLUDE (id, user_id, organization_id, name, expires_at, created_at)`); err != n
 	if _, err := b.versus(ctx, "validate, random legacy-shaped", 16, 401, b.validate(appendLegacy)); err != nil {
 		return err
 	}
-	err = b.profiled(ctx, "miss", versusSeconds, func() error {
+	err := b.profiled(ctx, "miss", versusSeconds, func() error {
 		_, err := b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows)))
 		return err
 	})

@@ -111,7 +111,7 @@ func (b *bench) targets() []string {
 	if r := b.find("patd", "validate, miss", 16); r != nil {
 		check(r.res.Quantile(99) < 5*time.Millisecond, "miss at 16 conns: p99 %s ms (target < 5 ms)", ms(r.res.Quantile(99)))
 	}
-	small := b.find("patd", "miss, cache off, 1,000 rows", 16)
+	small := b.findExact("patd", "miss, cache off, 1,000 rows", 16)
 	large := b.findExact("patd", "miss, cache off, "+thousands(b.opt.rows)+" rows", 16)
 	covering := b.findExact("patd", "miss, cache off, "+thousands(b.opt.rows)+" rows, covering index", 16)
 	if small != nil && large != nil {
