@@ -103,6 +103,17 @@ type row struct {
 	// vs is the limit row this one is compared with.
 	vs   *row
 	note string
+	// hwm is the peak RSS (KiB) of the process that served the row, read
+	// when the row was done.
+	hwm int64
+}
+
+// add appends rows served by p to the table.
+func (b *bench) add(p *proc, rows ...*row) {
+	for _, r := range rows {
+		r.hwm = peakRSS(p.cmd.Process.Pid)
+		b.rows = append(b.rows, r)
+	}
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -410,7 +421,8 @@ func (b *bench) versus(ctx context.Context, name string, conns int, want int, re
 	} else {
 		pd.note = "no cache lookup"
 	}
-	b.rows = append(b.rows, lim, pd)
+	b.add(b.limit, lim)
+	b.add(b.main, pd)
 	b.logf("%-28s %3d conns: limit %8.0f req/s, patd %8.0f req/s", name, conns, lim.res.RPS(), pd.res.RPS())
 	return pd, nil
 }
@@ -472,7 +484,7 @@ func (b *bench) measure(ctx context.Context) error {
 	if n := h1 - h0 + m1 - m0; n > 0 {
 		r.note = fmt.Sprintf("cache hit rate %.1f%%", 100*(h1-h0)/n)
 	}
-	b.rows = append(b.rows, r)
+	b.add(smallCache, r)
 	smallCache.stop()
 	if err := ctx.Err(); err != nil {
 		return err
@@ -493,7 +505,7 @@ func (b *bench) measure(ctx context.Context) error {
 		r.res = b.load(ctx, b.main, 16, list, graphqlOK, true, b.opt.warmup, b.opt.duration)
 		return nil
 	})
-	b.rows = append(b.rows, r)
+	b.add(b.main, r)
 
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])
@@ -510,7 +522,7 @@ func (b *bench) measure(ctx context.Context) error {
 		r.res = b.load(ctx, b.main, 16, create, graphqlOK, true, b.opt.warmup, b.opt.duration)
 		return nil
 	})
-	b.rows = append(b.rows, r)
+	b.add(b.main, r)
 	b.heapProfile(ctx, "end")
 	return ctx.Err()
 }

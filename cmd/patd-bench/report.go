@@ -16,8 +16,8 @@ func (b *bench) report(took time.Duration) {
 	fmt.Fprintf(w, "each HTTP server gets every CPU (GOMAXPROCS=%d). %s rows in the token table. Load average at the end: %s.\n",
 		runtime.NumCPU(), thousands(b.opt.rows), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Fprintf(w, "Validate rows: %s per run after %s of warm-up, limit and patd alternating, two runs each. Latency in ms.\n\n", b.opt.duration, b.opt.warmup)
-	fmt.Fprintf(w, "%-6s %-40s %5s %9s %7s %7s %7s %5s %7s %6s %6s  %s\n",
-		"server", "load", "conns", "req/s", "p50", "p99", "p99.9", "bad", "lookups", "×rps", "×p99", "note")
+	fmt.Fprintf(w, "%-6s %-44s %5s %9s %7s %7s %7s %5s %7s %6s %6s %5s  %s\n",
+		"server", "load", "conns", "req/s", "p50", "p99", "p99.9", "bad", "lookups", "×rps", "×p99", "RSS", "note")
 	for _, r := range b.rows {
 		lookups, ratio, p99 := "-", "-", "-"
 		if r.lookups >= 0 {
@@ -27,14 +27,15 @@ func (b *bench) report(took time.Duration) {
 			ratio = fmt.Sprintf("%.2f", r.res.RPS()/r.vs.res.RPS())
 			p99 = fmt.Sprintf("%.2f", float64(r.res.Quantile(99))/float64(r.vs.res.Quantile(99)))
 		}
-		fmt.Fprintf(w, "%-6s %-40s %5d %9s %7s %7s %7s %5d %7s %6s %6s  %s\n",
+		fmt.Fprintf(w, "%-6s %-44s %5d %9s %7s %7s %7s %5d %7s %6s %6s %5.0f  %s\n",
 			r.server, r.name, r.conns, thousands(int(r.res.RPS())),
 			ms(r.res.Quantile(50)), ms(r.res.Quantile(99)), ms(r.res.Quantile(99.9)),
-			r.res.NotOK(), lookups, ratio, p99, r.note)
+			r.res.NotOK(), lookups, ratio, p99, float64(r.hwm)/1024, r.note)
 	}
 	fmt.Fprintln(w, "\nbad: answers other than the load's expected status (200 for tokens in the table, 401 for malformed and legacy-shaped ones;")
 	fmt.Fprintln(w, "GraphQL: 200 without errors) plus requests without an answer. lookups: scans of the token_hash index PostgreSQL counted.")
 	fmt.Fprintln(w, "×rps, ×p99: patd's figure over the limit's under the same load (GraphQL and hot-set rows: over the limit's cache-hit row).")
+	fmt.Fprintln(w, "RSS: peak RSS (VmHWM, MiB) of the process that served the row, so far.")
 
 	fmt.Fprintln(w, "\nTargets:")
 	for _, t := range b.targets() {
