@@ -57,6 +57,7 @@ type options struct {
 	profile     string // directory for pprof profiles of the main patd; empty: none
 	env         envFlag
 	pool        int // pool_max_conns for patd's DATABASE_URL; 0: patd's default
+	rounds      int
 }
 
 // envFlag collects -env NAME=VALUE, given to every patd the bench starts.
@@ -126,8 +127,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.redisURL, "redis", envOr("PATD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for patd's limits")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the token table")
 	fs.IntVar(&o.hot, "hot", 100, "distinct tokens of the cache-hit load")
-	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time of each run (validate rows: two runs per server)")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
+	fs.DurationVar(&o.duration, "duration", 2*time.Second, "measured time of each run")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
+	fs.IntVar(&o.rounds, "rounds", 3, "runs per server of each row compared with another (limit and patd; 1,000 and all rows), alternating")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs (for a look at them)")
 	fs.IntVar(&o.pool, "pool", 0, "pool_max_conns in patd's DATABASE_URL (0: pgxpool's default, the larger of 4 and the CPU count)")
 	o.env = envFlag{}
@@ -396,8 +398,9 @@ func (b *bench) load(ctx context.Context, p *proc, conns int, req loadgen.Reques
 	})
 }
 
-// versus runs one validate load on the limit and on the main patd, each
-// twice, alternating, and adds both rows.
+// versus runs one validate load on the limit and on the main patd, rounds
+// times each, alternating, and adds both rows: slow swings of the shared
+// machine's load fall on both.
 //
 // want is the status patd must answer; the limit knows only the hot tokens,
 // and answers 401 for the others where patd looks them up.
@@ -406,7 +409,7 @@ func (b *bench) versus(ctx context.Context, name string, conns int, want int, re
 	pd := &row{server: "patd", name: name, conns: conns, res: loadgen.NewResult(), vs: lim}
 	before := b.lookups(ctx)
 	h0, m0 := cacheStats(b.main.addr)
-	for range 2 {
+	for range b.opt.rounds {
 		lim.res.Merge(b.load(ctx, b.limit, conns, req, limitAnswers, false, b.opt.warmup, b.opt.duration))
 		pd.res.Merge(b.load(ctx, b.main, conns, req, statusIs(want), false, b.opt.warmup, b.opt.duration))
 		if err := ctx.Err(); err != nil {
@@ -438,9 +441,9 @@ func (b *bench) measure(ctx context.Context) error {
 	// The validate rows against the limit.
 	hot := b.validate(pickRange(b.opt.hot))
 	var limitHit *row // the limit's cache-hit row at 16 connections
-	// A versus row is four runs; the profile covers them all (patd is idle
-	// during the limit's).
-	versusSeconds := int((4*(b.opt.warmup+b.opt.duration) + time.Second).Seconds())
+	// A versus row is 2 × rounds runs; the profile covers them all (patd is
+	// idle during the limit's).
+	versusSeconds := int((time.Duration(2*b.opt.rounds)*(b.opt.warmup+b.opt.duration) + time.Second).Seconds())
 	for _, conns := range []int{16, 64} {
 		err := b.profiled(ctx, fmt.Sprintf("hit-%d", conns), versusSeconds, func() error {
 			r, err := b.versus(ctx, fmt.Sprintf("validate, cache hit (%d tokens)", b.opt.hot), conns, 200, hot)

@@ -15,7 +15,7 @@ func (b *bench) report(took time.Duration) {
 	fmt.Fprintf(w, "\npatd-bench: %d CPUs shared, unpinned, by patd, the limit (cmd/benchlimit), the load generator, PostgreSQL and Redis;\n", runtime.NumCPU())
 	fmt.Fprintf(w, "each HTTP server gets every CPU (GOMAXPROCS=%d). %s rows in the token table. Load average at the end: %s.\n",
 		runtime.NumCPU(), thousands(b.opt.rows), strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Fprintf(w, "Validate rows: %s per run after %s of warm-up, limit and patd alternating, two runs each. Latency in ms.\n\n", b.opt.duration, b.opt.warmup)
+	fmt.Fprintf(w, "Runs of %s after %s of warm-up; rows compared with another: %d runs each, alternating. Latency in ms.\n\n", b.opt.duration, b.opt.warmup, b.opt.rounds)
 	fmt.Fprintf(w, "%-6s %-44s %5s %9s %7s %7s %7s %5s %7s %6s %6s %5s  %s\n",
 		"server", "load", "conns", "req/s", "p50", "p99", "p99.9", "bad", "lookups", "×rps", "×p99", "RSS", "note")
 	for _, r := range b.rows {

@@ -16,8 +16,8 @@ const smallRows = 1_000
 
 // scaleRows shows whether a miss costs the same at 1,000 rows and at
 // b.opt.rows: two databases, each with a patd without a cache
-// (PAT_CACHE_TTL=0, so every request is a lookup), loaded in turn, twice
-// each, so that both see the same moments of the shared machine. It also
+// (PAT_CACHE_TTL=0, so every request is a lookup), loaded in turn (-rounds
+// times each), so that both see the same moments of the shared machine. It also
 // fills the main database, and measures the lookup once more with a covering
 // index on token_hash (dropped afterwards: the other rows run on the schema
 // as migrated).
@@ -74,7 +74,7 @@ func (b *bench) scaleRows(ctx context.Context) error {
 	small := &row{server: "patd", name: fmt.Sprintf("miss, cache off, %s rows", thousands(smallRows)), conns: 16, res: loadgen.NewResult()}
 	large := &row{server: "patd", name: fmt.Sprintf("miss, cache off, %s rows", thousands(b.opt.rows)), conns: 16, res: loadgen.NewResult()}
 	smallBefore, largeBefore := lookupsIn(ctx, smallDB), b.lookups(ctx)
-	for range 2 {
+	for range b.opt.rounds {
 		small.res.Merge(b.load(ctx, smallPatd, 16, b.validate(pickRange(smallRows)), statusIs(200), false, b.opt.warmup, b.opt.duration))
 		large.res.Merge(b.load(ctx, largePatd, 16, b.validate(pickRange(b.opt.rows)), statusIs(200), false, b.opt.warmup, b.opt.duration))
 		if err := ctx.Err(); err != nil {
