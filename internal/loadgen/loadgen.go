@@ -152,6 +152,9 @@ func worker(ctx context.Context, cfg Config, id int, res *Result) {
 	for ctx.Err() == nil {
 		if c == nil {
 			if c, err = dial(ctx, cfg.Addr); err != nil {
+				if ctx.Err() != nil {
+					break // the run ended during the dial
+				}
 				res.fail(err)
 				// Do not spin on a server that is gone.
 				time.Sleep(10 * time.Millisecond)
