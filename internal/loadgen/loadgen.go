@@ -152,7 +152,7 @@ func worker(ctx context.Context, cfg Config, id int, res *Result) {
 	for ctx.Err() == nil {
 		if c == nil {
 			if c, err = dial(ctx, cfg.Addr); err != nil {
-				if ctx.Err() != nil {
+				if ended(ctx) {
 					break // the run ended during the dial
 				}
 				res.fail(err)
@@ -167,7 +167,7 @@ func worker(ctx context.Context, cfg Config, id int, res *Result) {
 		elapsed := time.Since(t0)
 		body = b
 		if err != nil {
-			if ctx.Err() == nil {
+			if !ended(ctx) {
 				res.fail(err)
 			}
 			c.conn.Close()
@@ -185,6 +185,16 @@ func worker(ctx context.Context, cfg Config, id int, res *Result) {
 			c = nil
 		}
 	}
+}
+
+// ended reports whether the run is over. The dialer's deadline is ctx's, and
+// may fire a moment before ctx reports it.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func (r *Result) fail(err error) {
