@@ -328,7 +328,9 @@ func (q *Queries) InsertToken(ctx context.Context, arg InsertTokenParams) (Perso
 }
 
 const listTokens = `-- name: ListTokens :many
-SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id FROM personal_access_tokens
+SELECT personal_access_tokens.id, personal_access_tokens.user_id, personal_access_tokens.name, personal_access_tokens.token_hash, personal_access_tokens.token_start, personal_access_tokens.expires_at, personal_access_tokens.last_used_at, personal_access_tokens.created_at, personal_access_tokens.updated_at, personal_access_tokens.organization_id,
+       (SELECT count(*) FROM personal_access_tokens AS c WHERE c.user_id = $1)::bigint AS total_count
+FROM personal_access_tokens
 WHERE user_id = $1
   AND ($2::timestamptz IS NULL
        OR (created_at, id) < ($2::timestamptz, $3::text))
@@ -343,8 +345,14 @@ type ListTokensParams struct {
 	MaxRows        int32
 }
 
+type ListTokensRow struct {
+	PersonalAccessToken PersonalAccessToken
+	TotalCount          int64
+}
+
 // Newest first; the cursor is the (created_at, id) of the last row already seen.
-func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]PersonalAccessToken, error) {
+// Every row also carries the user's total, so that a page costs one statement.
+func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]ListTokensRow, error) {
 	rows, err := q.db.Query(ctx, listTokens,
 		arg.UserID,
 		arg.AfterCreatedAt,
@@ -355,20 +363,21 @@ func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]Perso
 		return nil, err
 	}
 	defer rows.Close()
-	var items []PersonalAccessToken
+	var items []ListTokensRow
 	for rows.Next() {
-		var i PersonalAccessToken
+		var i ListTokensRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.UserID,
-			&i.Name,
-			&i.TokenHash,
-			&i.TokenStart,
-			&i.ExpiresAt,
-			&i.LastUsedAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.OrganizationID,
+			&i.PersonalAccessToken.ID,
+			&i.PersonalAccessToken.UserID,
+			&i.PersonalAccessToken.Name,
+			&i.PersonalAccessToken.TokenHash,
+			&i.PersonalAccessToken.TokenStart,
+			&i.PersonalAccessToken.ExpiresAt,
+			&i.PersonalAccessToken.LastUsedAt,
+			&i.PersonalAccessToken.CreatedAt,
+			&i.PersonalAccessToken.UpdatedAt,
+			&i.PersonalAccessToken.OrganizationID,
+			&i.TotalCount,
 		); err != nil {
 			return nil, err
 		}

@@ -55,6 +55,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.Use(shapeLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	srv.SetErrorPresenter(errorPresenter(opts.Log))
+	srv.AroundOperations(memoizePages)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil && graphql.HasOperationContext(ctx) {

@@ -125,7 +125,11 @@ func (r *userResolver) PersonalAccessTokens(ctx context.Context, obj *model.User
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Tokens.ListOf(ctx, p, obj.ID, pageSize(first), deref(after))
+	// One read per user and page in an operation, however many
+	// representations name the user (dedupe.go).
+	page, err := pageOnce(ctx, pageKey{obj.ID, pageSize(first), deref(after)}, func() (pat.Page, error) {
+		return r.Tokens.ListOf(ctx, p, obj.ID, pageSize(first), deref(after))
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -434,18 +434,25 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	if err != nil {
 		return Page{}, fmt.Errorf("list tokens: %w", err)
 	}
-	total, err := s.q.CountTokens(ctx, p.UserID)
-	if err != nil {
-		return Page{}, fmt.Errorf("count tokens: %w", err)
+	// Every row carries the total. Only an empty page after a cursor needs
+	// asking for it; an empty first page means there are none.
+	var total int64
+	switch {
+	case len(rows) > 0:
+		total = rows[0].TotalCount
+	case after != "":
+		if total, err = s.q.CountTokens(ctx, p.UserID); err != nil {
+			return Page{}, fmt.Errorf("count tokens: %w", err)
+		}
 	}
 	page := Page{TotalCount: int(total), HasNextPage: len(rows) > first}
 	rows = rows[:min(len(rows), first)]
 	page.Tokens = make([]Token, len(rows))
 	for i, r := range rows {
-		page.Tokens[i] = toToken(r)
+		page.Tokens[i] = toToken(r.PersonalAccessToken)
 	}
 	if len(rows) > 0 {
-		last := rows[len(rows)-1]
+		last := rows[len(rows)-1].PersonalAccessToken
 		page.EndCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
 	return page, nil
