@@ -93,6 +93,7 @@ func priceFields(c *ComplexityRoot) {
 		return roundTripCost + child*min(max(pageSize(first), 1), pat.MaxPageSize)
 	}
 	c.Query.PersonalAccessTokens = listCost
+	c.Query.PersonalAccessTokenEvents = listCost
 	c.User.PersonalAccessTokens = listCost
 	// Fields that each cost a database round trip are priced so that aliasing
 	// one many times over cannot fan a request out into hundreds of queries.

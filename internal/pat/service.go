@@ -573,7 +573,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		// Cached answers for the old token are stale either way: it is gone
 		// or expires sooner.
 		return [][]byte{old.TokenHash}, audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
-			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds})
+			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds, "name": old.Name})
 	})
 	if err != nil {
 		return Created{}, err
