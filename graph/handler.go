@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
@@ -30,6 +31,8 @@ type Options struct {
 	Development bool
 	Metrics     *metrics.Metrics // may be nil
 	Log         *slog.Logger
+	// TracerProvider, when set, gets a span per operation (tracing.go).
+	TracerProvider trace.TracerProvider
 }
 
 // NewHandler returns the /graphql endpoint over svc. Requests must already
@@ -62,6 +65,9 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	// lookup per field. Error messages in traces are masked (the default):
 	// whoever sends the header gets no more than the answer's errors.
 	srv.Use(&apollofederatedtracingv1.Tracer{})
+	if opts.TracerProvider != nil {
+		srv.Use(newOperationSpans(opts.TracerProvider))
+	}
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil && graphql.HasOperationContext(ctx) {

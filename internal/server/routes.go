@@ -23,6 +23,8 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 		Development:   cfg.Development(),
 		Metrics:       m,
 		Log:           s.log,
+		// nil unless tracing is configured
+		TracerProvider: s.tracer,
 	})))
 	for _, method := range []string{"POST", "GET", "OPTIONS"} {
 		mux.Handle(method+" /graphql", gql)
@@ -55,5 +57,5 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithJSONErrors(mux))
+	return s.traced(mux, httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithJSONErrors(mux)))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/alternatefutures/patd/internal/config"
 	"github.com/alternatefutures/patd/internal/database"
@@ -24,6 +25,7 @@ import (
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/orgs"
 	"github.com/alternatefutures/patd/internal/pat"
+	"github.com/alternatefutures/patd/internal/telemetry"
 )
 
 // ShutdownTimeout is how long in-flight requests get to finish on SIGTERM.
@@ -40,6 +42,7 @@ type Server struct {
 	rate        *limit.Rate           // validations per token
 	cliPolls    *limit.Rate
 	cliStarts   *limit.Rate
+	tracer      trace.TracerProvider // nil: not traced
 	log         *slog.Logger
 }
 
@@ -47,12 +50,15 @@ type Server struct {
 type Options struct {
 	// QueryTracer, when set, sees every PostgreSQL query.
 	QueryTracer pgx.QueryTracer
+	// TracerProvider, when set, gets OpenTelemetry spans for each request
+	// (HTTP, GraphQL operation, SQL, Redis); nil: nothing is instrumented.
+	TracerProvider trace.TracerProvider
 }
 
 // New opens the stores named in cfg, applies pending migrations and builds the
 // HTTP handler. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
-	pool, err := database.Open(ctx, cfg.DatabaseURL, opts.QueryTracer)
+	pool, err := database.Open(ctx, cfg.DatabaseURL, queryTracer(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +66,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		pool.Close()
 		return nil, err
 	}
-	s := &Server{pool: pool, log: log, Maintenance: pat.NewMaintenance(pool, log)}
+	s := &Server{pool: pool, log: log, tracer: opts.TracerProvider, Maintenance: pat.NewMaintenance(pool, log)}
 	quota, err := s.openLimits(cfg)
+	if err == nil && s.redis != nil && s.tracer != nil {
+		err = telemetry.InstrumentRedis(s.redis, s.tracer)
+	}
 	if err != nil {
 		pool.Close()
 		return nil, err
