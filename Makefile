@@ -29,18 +29,18 @@ federation-deps:
 build:
 	$(GO) build -o bin/patd ./cmd/patd
 
-## generate: regenerate db/ (sqlc) and graph/ (gqlgen)
+## generate: regenerate db/ (sqlc), graph/ (gqlgen) and GraphiQL's vendored build (npm)
 generate:
 	$(GO) generate .
 
 # The generated files must be exactly what the generators write from the
 # committed schema and queries: generate, and fail if anything changed.
-GENERATED = db/*.go graph/generated.go graph/federation.go graph/model/models_gen.go graph/*.resolvers.go
+GENERATED = db/*.go graph/generated.go graph/federation.go graph/model/models_gen.go graph/*.resolvers.go internal/graphiql/assets/vendor/*
 check-generated:
 	@before=$$(cat $(GENERATED) | sha256sum); \
 	$(GO) generate . && \
 	after=$$(cat $(GENERATED) | sha256sum) && \
-	if [ "$$before" != "$$after" ]; then git --no-pager diff --stat -- db graph; echo "generated code was stale: it is now regenerated; review and commit it"; exit 1; fi
+	if [ "$$before" != "$$after" ]; then git --no-pager diff --stat -- db graph internal/graphiql/assets; echo "generated code was stale: it is now regenerated; review and commit it"; exit 1; fi
 
 # go.mod and go.sum must be what `go mod tidy` makes of the imports.
 tidy:

@@ -13,11 +13,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/alternatefutures/patd/internal/graphiql"
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
@@ -84,7 +84,8 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	if !opts.Development {
 		return srv
 	}
-	ide := playground.Handler("patd", "/graphql")
+	// GraphiQL, served from the binary (its assets: graphiql.Assets).
+	ide := graphiql.Page("/graphql")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" {
 			ide.ServeHTTP(w, r)

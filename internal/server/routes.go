@@ -6,6 +6,7 @@ import (
 	"github.com/alternatefutures/patd/graph"
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/graphiql"
 	"github.com/alternatefutures/patd/internal/httpapi"
 	"github.com/alternatefutures/patd/internal/metrics"
 )
@@ -28,6 +29,10 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 	})))
 	for _, method := range []string{"POST", "GET", "OPTIONS"} {
 		mux.Handle(method+" /graphql", gql)
+	}
+	if cfg.Development() {
+		// GraphiQL's page is GET /graphql; its scripts and styles:
+		mux.Handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets())
 	}
 
 	validate := service(httpapi.Validate(s.Validator, m, s.log))
