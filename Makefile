@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps
+.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps e2e-deps
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -17,7 +17,7 @@ run: services
 	PATD_ENV=development DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' PORT=$(PORT) $(GO) run ./cmd/patd serve
 
 ## test: the whole suite: generated code up to date, vet, race-enabled tests
-test: services federation-deps check-generated tidy vet
+test: services federation-deps e2e-deps check-generated tidy vet
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 services:
@@ -25,6 +25,10 @@ services:
 
 federation-deps:
 	@cd test/federation && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+# The gateway end-to-end suite (test/e2e): Apollo Gateway, Apollo Server.
+e2e-deps:
+	@cd test/e2e && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 build:
 	$(GO) build -o bin/patd ./cmd/patd
