@@ -61,6 +61,8 @@ type Config struct {
 	// ValidateWindow is the window of ValidateRate: a minute, shorter only in tests.
 	ValidateWindow time.Duration
 	CacheTTL       time.Duration
+	// StatementTimeout bounds every SQL statement of the serving pool (0: none).
+	StatementTimeout time.Duration
 	// CacheSize bounds the validation cache, in entries (not configurable by
 	// environment: 100,000 answers take about 20 MiB).
 	CacheSize     int
@@ -247,12 +249,19 @@ func (r *reader) limits(c *Config) {
 	c.AuthFailureLimit = r.int("AUTH_FAILURE_LIMIT", 60, 0)
 	c.MaxDepth = r.int("GRAPHQL_MAX_DEPTH", 12, 1)
 	c.MaxComplexity = r.int("GRAPHQL_MAX_COMPLEXITY", DefaultMaxComplexity, 1)
-	ttl := r.str("PAT_CACHE_TTL", "30s")
-	d, err := time.ParseDuration(ttl)
+	c.CacheTTL = r.duration("PAT_CACHE_TTL", "30s")
+	c.StatementTimeout = r.duration("DB_STATEMENT_TIMEOUT", "5s")
+}
+
+// duration is the Go duration in name ("30s"), def when unset; negative is
+// an error.
+func (r *reader) duration(name, def string) time.Duration {
+	s := r.str(name, def)
+	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil || d < 0 {
-		r.fail("PAT_CACHE_TTL: want a duration such as 30s, got %q", ttl)
+		r.fail("%s: want a duration such as %s, got %q", name, def, s)
 	}
-	c.CacheTTL = d
+	return d
 }
 
 // MinSecretLength is the fewest bytes production accepts in JWT_SECRET and in

@@ -62,5 +62,5 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))
+	return httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithTimeout(RequestTimeout, httpapi.NoSniff(httpapi.WithJSONErrors(mux))))
 }

@@ -26,6 +26,9 @@ import (
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
+// RequestTimeout is the deadline of every request.
+const RequestTimeout = 10 * time.Second
+
 // ShutdownTimeout is how long in-flight requests get to finish on SIGTERM.
 const ShutdownTimeout = 10 * time.Second
 
@@ -57,12 +60,11 @@ type Options struct {
 // New opens the stores named in cfg, applies pending migrations and builds the
 // HTTP handler. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
-	pool, err := database.Open(ctx, cfg.DatabaseURL, opts.QueryTracer)
-	if err != nil {
+	if err := migrate(ctx, cfg.DatabaseURL, log); err != nil {
 		return nil, err
 	}
-	if err := database.Migrate(ctx, pool, log); err != nil {
-		pool.Close()
+	pool, err := database.Open(ctx, cfg.DatabaseURL, opts.QueryTracer, database.StatementTimeout(cfg.StatementTimeout))
+	if err != nil {
 		return nil, err
 	}
 	s := &Server{pool: pool, log: log, Maintenance: pat.NewMaintenance(pool, log)}
@@ -102,6 +104,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	s.handler = s.routes(cfg, m)
 	return s, nil
+}
+
+// migrate applies pending migrations over a pool of its own, without the
+// serving pool's statement timeout: a migration may take long.
+func migrate(ctx context.Context, url string, log *slog.Logger) error {
+	pool, err := database.Open(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return database.Migrate(ctx, pool, log)
 }
 
 // openLimits connects to Redis when cfg names one and returns the creation
