@@ -5,6 +5,7 @@ package cache
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,10 +14,20 @@ type Key = [32]byte
 
 // Cache maps keys to values of type V for a limited time. It is safe for
 // concurrent use; a hit takes a read lock and allocates nothing.
+//
+// Values come from a store that changes behind the cache's back, so the cache
+// counts invalidations (Forget, Clear) in a generation: a caller takes the
+// generation before it reads the store and stores what it read with SetIf,
+// which refuses it when an invalidation came in between. The comparison and
+// the store happen under the one lock that invalidations take too, so no
+// invalidation can fall between them.
 type Cache[V any] struct {
 	mu      sync.RWMutex
 	entries map[Key]entry[V]
 	max     int
+	// gen changes only under mu (written), so SetIf's check holds until it
+	// has stored; reading it needs no lock.
+	gen atomic.Uint64
 }
 
 type entry[V any] struct {
@@ -41,20 +52,30 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 	return e.v, true
 }
 
-// Set stores v under k for ttl. When the cache is full it first drops expired
+// Generation identifies the invalidations so far; take it before reading the
+// value that SetIf is to store.
+func (c *Cache[V]) Generation() uint64 { return c.gen.Load() }
+
+// SetIf stores v under k for ttl, unless the cache has been invalidated since
+// generation gen: v may then be a value that the invalidation was about. It
+// reports whether v was stored. When the cache is full it first drops expired
 // entries, and failing that an arbitrary one: cheaper than LRU bookkeeping on
 // every hit, and a dropped entry costs only one query.
-func (c *Cache[V]) Set(k Key, v V, ttl time.Duration) {
+func (c *Cache[V]) SetIf(k Key, v V, ttl time.Duration, gen uint64) bool {
 	if ttl <= 0 || c.max <= 0 {
-		return
+		return false
 	}
 	now := time.Now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return false
+	}
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
 		c.evict(now)
 	}
 	c.entries[k] = entry[V]{v: v, until: now + int64(ttl)}
+	return true
 }
 
 // evict makes room for one entry. The caller holds mu.
@@ -79,16 +100,21 @@ func (c *Cache[V]) evict(now int64) {
 	}
 }
 
-// Delete drops the entry under k.
-func (c *Cache[V]) Delete(k Key) {
+// Forget drops the entries under keys and starts a new generation, so that
+// values read before it are not stored afterwards.
+func (c *Cache[V]) Forget(keys ...Key) {
 	c.mu.Lock()
-	delete(c.entries, k)
+	c.gen.Add(1)
+	for _, k := range keys {
+		delete(c.entries, k)
+	}
 	c.mu.Unlock()
 }
 
-// Clear drops every entry.
+// Clear drops every entry and starts a new generation.
 func (c *Cache[V]) Clear() {
 	c.mu.Lock()
+	c.gen.Add(1)
 	clear(c.entries)
 	c.mu.Unlock()
 }

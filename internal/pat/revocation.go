@@ -47,12 +47,13 @@ func notifyRevoked(ctx context.Context, q *db.Queries, hashes [][]byte) error {
 // forget drops cached answers for hashes on this replica at once, without
 // waiting for its own notification to come back.
 func (v *Validator) forget(hashes [][]byte) {
-	v.revocations.Add(1)
+	keys := make([][32]byte, 0, len(hashes))
 	for _, h := range hashes {
 		if len(h) == 32 {
-			v.cache.Delete([32]byte(h))
+			keys = append(keys, [32]byte(h))
 		}
 	}
+	v.cache.Forget(keys...)
 }
 
 // Listening reports whether this replica currently receives revocations.
@@ -93,7 +94,6 @@ func (v *Validator) listenOnce(ctx context.Context) error {
 		return err
 	}
 	// Whatever was revoked while nobody listened is unknown: start afresh.
-	v.revocations.Add(1)
 	v.cache.Clear()
 	v.listening.Store(true)
 	v.log.InfoContext(ctx, "listening for revocations")
@@ -112,14 +112,17 @@ func (v *Validator) listenOnce(ctx context.Context) error {
 			}
 			return err
 		}
-		v.revocations.Add(1)
+		// Even a notice naming nothing readable moves the generation:
+		// lookups under way then do not cache what they read.
+		var keys [][32]byte
 		for _, part := range strings.Split(n.Payload, ",") {
 			var h [32]byte
 			if len(part) == 64 {
 				if _, err := hex.Decode(h[:], []byte(part)); err == nil {
-					v.cache.Delete(h)
+					keys = append(keys, h)
 				}
 			}
 		}
+		v.cache.Forget(keys...)
 	}
 }

@@ -82,9 +82,9 @@ type Validator struct {
 	group     singleflight.Group
 	usage     *usageRecorder
 	listening atomic.Bool
-	// revocations counts cache invalidations; a lookup that saw it move
-	// may have read a row revoked meanwhile, and does not cache its answer.
-	revocations atomic.Uint64
+	// beforeCache, when set (tests only), runs after a lookup and just before
+	// its answer is stored, to interleave a revocation deterministically.
+	beforeCache atomic.Pointer[func()]
 }
 
 // NewValidator returns a Validator of the tokens stored in pool.
@@ -154,7 +154,10 @@ func (v *Validator) load(ctx context.Context, h [32]byte) (Validation, error) {
 		// The lookup outlives any one caller's cancellation: others wait on it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.cfg.LookupTimeout)
 		defer cancel()
-		gen := v.revocations.Load()
+		// A revocation handled after this point may be about the row about
+		// to be read: the cache's generation then moves and the answer is
+		// not stored.
+		gen := v.cache.Generation()
 		row, err := v.q.GetTokenByHash(ctx, h[:])
 		if errors.Is(err, pgx.ErrNoRows) {
 			ans := Validation{Outcome: OutcomeNotFound}
@@ -187,15 +190,16 @@ const unheardTTL = time.Second
 
 // cacheAnswer caches ans unless a revocation arrived since the lookup began
 // (generation gen): the row read may be one that was just revoked, and the
-// notice that would have dropped it has come and gone.
+// notice that would have dropped it has come and gone. The check and the
+// store are one step of the cache, under the lock that revocations take.
 func (v *Validator) cacheAnswer(h [32]byte, ans Validation, ttl time.Duration, gen uint64) {
 	if !v.listening.Load() {
 		ttl = min(ttl, unheardTTL)
 	}
-	if v.revocations.Load() != gen {
-		return
+	if f := v.beforeCache.Load(); f != nil {
+		(*f)()
 	}
-	v.cache.Set(h, ans, ttl)
+	v.cache.SetIf(h, ans, ttl, gen)
 }
 
 // CheckToken implements auth.TokenChecker, so that a PAT authenticates
