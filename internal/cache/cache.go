@@ -28,10 +28,14 @@ type Cache[V any] struct {
 	// gen changes only under mu (written), so SetIf's check holds until it
 	// has stored; reading it needs no lock.
 	gen atomic.Uint64
+	// maxAge, when positive, bounds every entry's life counted from when
+	// its value was read (see Restrict). Guarded by mu.
+	maxAge time.Duration
 }
 
 type entry[V any] struct {
 	v     V
+	read  int64 // unix nanoseconds: when the value was read from the store
 	until int64 // unix nanoseconds
 }
 
@@ -56,12 +60,14 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 // value that SetIf is to store.
 func (c *Cache[V]) Generation() uint64 { return c.gen.Load() }
 
-// SetIf stores v under k for ttl, unless the cache has been invalidated since
-// generation gen: v may then be a value that the invalidation was about. It
-// reports whether v was stored. When the cache is full it first drops expired
-// entries, and failing that an arbitrary one: cheaper than LRU bookkeeping on
-// every hit, and a dropped entry costs only one query.
-func (c *Cache[V]) SetIf(k Key, v V, ttl time.Duration, gen uint64) bool {
+// SetIf stores v under k until ttl after read, the moment v was read from
+// the store (its age counts from then, not from when it is stored), unless
+// the cache has been invalidated since generation gen: v may then be a value
+// that the invalidation was about. It reports whether v was stored. When the
+// cache is full it first drops expired entries, and failing that an arbitrary
+// one: cheaper than LRU bookkeeping on every hit, and a dropped entry costs
+// only one query.
+func (c *Cache[V]) SetIf(k Key, v V, read time.Time, ttl time.Duration, gen uint64) bool {
 	if ttl <= 0 || c.max <= 0 {
 		return false
 	}
@@ -71,11 +77,43 @@ func (c *Cache[V]) SetIf(k Key, v V, ttl time.Duration, gen uint64) bool {
 	if c.gen.Load() != gen {
 		return false
 	}
+	if c.maxAge > 0 {
+		ttl = min(ttl, c.maxAge)
+	}
+	e := entry[V]{v: v, read: read.UnixNano()}
+	e.until = e.read + int64(ttl)
+	if e.until <= now {
+		return false
+	}
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
 		c.evict(now)
 	}
-	c.entries[k] = entry[V]{v: v, until: now + int64(ttl)}
+	c.entries[k] = e
 	return true
+}
+
+// Restrict makes every entry, present or stored later, expire at most maxAge
+// after its value was read; 0 lifts the restriction for entries stored from
+// now on. It serves callers that stop hearing about changes to the store: what
+// they hold then is only as good as it is recent.
+func (c *Cache[V]) Restrict(maxAge time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maxAge = maxAge
+	if maxAge <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	for k, e := range c.entries {
+		if until := e.read + int64(maxAge); until < e.until {
+			if until <= now {
+				delete(c.entries, k)
+				continue
+			}
+			e.until = until
+			c.entries[k] = e
+		}
+	}
 }
 
 // evict makes room for one entry. The caller holds mu.
