@@ -107,7 +107,7 @@ type Service struct {
 // New returns a Service storing tokens in pool.
 func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 	return &Service{
-		store:     newStore(pool),
+		store:     newStore(pool, d.Metrics),
 		cfg:       cfg,
 		quota:     d.Quota,
 		validator: d.Validator,

@@ -96,7 +96,7 @@ func NewValidator(pool *pgxpool.Pool, cfg ValidatorConfig, d ValidatorDeps) *Val
 		d.Rate = limit.NewRate(0, time.Minute, nil, "")
 	}
 	v := &Validator{
-		store:   newStore(pool),
+		store:   newStore(pool, d.Metrics),
 		cfg:     cfg,
 		rate:    d.Rate,
 		metrics: d.Metrics,
