@@ -185,17 +185,32 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	if err := checkExpiry(expiresAt, now); err != nil {
 		return Created{}, err
 	}
-	res, err := s.takeQuota(ctx, p.UserID)
-	if err != nil {
+	// A user over the quota, or a Redis that cannot be reached, is refused
+	// before the transaction holds a database connection.
+	if err := s.checkQuota(ctx, p.UserID); err != nil {
 		return Created{}, err
 	}
-	var created Created
+	var (
+		created Created
+		res     *limit.Reservation
+	)
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
 			return err
 		}
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
 			return err
+		}
+		// The slot is taken only now, under the user's lock and once the cap
+		// allows the token: a create refused for the cap never holds a slot
+		// that a concurrent create would find spent. A retried transaction
+		// keeps the slot its first run took.
+		if res == nil {
+			r, err := s.takeQuota(ctx, p.UserID)
+			if err != nil {
+				return err
+			}
+			res = &r
 		}
 		created, err = s.insert(ctx, q, p.UserID, name, expiresAt, now)
 		if err != nil {
@@ -205,13 +220,32 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, name string, exp
 	})
 	if err != nil {
 		// The slot was taken for a token that does not exist: give it back.
-		if rerr := s.quota.Release(context.WithoutCancel(ctx), res); rerr != nil {
-			s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
+		if res != nil {
+			if rerr := s.quota.Release(context.WithoutCancel(ctx), *res); rerr != nil {
+				s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
+			}
 		}
 		return Created{}, err
 	}
 	created.Quota = res.After
 	return created, nil
+}
+
+// checkQuota fails as takeQuota would when userID has no creation slot left
+// or the shared count cannot be reached, but takes no slot.
+func (s *Service) checkQuota(ctx context.Context, userID string) error {
+	u, err := s.quota.Usage(ctx, userID)
+	switch {
+	case err != nil:
+		s.metrics.LimiterDecision("create", "error")
+		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
+			"request_id", requestinfo.FromContext(ctx).ID)
+		return fmt.Errorf("creation quota: %w", err)
+	case u.Remaining <= 0:
+		s.metrics.LimiterDecision("create", "deny")
+		return &QuotaError{Limit: u.Limit, Window: u.Window, ResetAt: u.ResetAt}
+	}
+	return nil
 }
 
 // takeQuota takes a creation slot for userID, or fails with *QuotaError, or,
