@@ -473,6 +473,10 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
 	if grace == 0 {
 		_, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: old.ID, UserID: old.UserID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Deleted (or revoked) since it was read: as if it never was.
+			return ErrNotFound
+		}
 		return err
 	}
 	end := now.Add(grace)
