@@ -120,10 +120,11 @@ func TestSoak(t *testing.T) {
 
 	// The outage.
 	time.Sleep(time.Until(cutAt))
-	proxy.Cut()
+	// Marked before the cut: what fails from the cut on belongs to the outage.
 	s.mu.Lock()
 	s.cutAt = time.Now()
 	s.mu.Unlock()
+	proxy.Cut()
 	time.Sleep(outage)
 	proxy.Restore()
 	s.mu.Lock()
