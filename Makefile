@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps
+.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps soak
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -63,3 +63,9 @@ fuzz: services
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## soak: three replicas under mixed load with a PostgreSQL outage in the middle; prints
+## revocation latency across replicas (SOAK_DURATION=40s SOAK_OUTAGE=3s SOAK_VALIDATE_RATE=300)
+soak: services
+	@set -o pipefail; $(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 10m -v ./internal/replicas/ 2>&1 \
+		| grep -v 'pattest.go:[0-9]*: {"time"'

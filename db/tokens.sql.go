@@ -52,7 +52,7 @@ DELETE FROM personal_access_tokens
 WHERE id IN (
     SELECT id FROM personal_access_tokens
     WHERE expires_at <= $1::timestamptz
-    ORDER BY expires_at
+    ORDER BY id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
@@ -70,6 +70,7 @@ type DeleteExpiredTokensRow struct {
 }
 
 // One batch of expired tokens; the caller repeats until a batch comes back short.
+// SKIP LOCKED never waits; the rows are still taken in id order, like everywhere.
 func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]DeleteExpiredTokensRow, error) {
 	rows, err := q.db.Query(ctx, deleteExpiredTokens, arg.Now, arg.BatchSize)
 	if err != nil {
@@ -107,10 +108,15 @@ func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) ([]byt
 }
 
 const deleteUserTokens = `-- name: DeleteUserTokens :many
-DELETE FROM personal_access_tokens
-WHERE user_id = $1
-  AND ($2::text IS NULL OR organization_id = $2::text)
-RETURNING id, token_hash
+WITH doomed AS (
+    SELECT p.id FROM personal_access_tokens AS p
+    WHERE p.user_id = $1
+      AND ($2::text IS NULL OR p.organization_id = $2::text)
+    ORDER BY p.id
+    FOR UPDATE
+)
+DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
+RETURNING t.id, t.token_hash
 `
 
 type DeleteUserTokensParams struct {
@@ -123,7 +129,9 @@ type DeleteUserTokensRow struct {
 	TokenHash []byte
 }
 
-// Every token of a user, or with @organization_id only those of that organization.
+// Every token of a user, or with @organization_id only those of that
+// organization. Locks the rows in id order before deleting them, the one order
+// of every statement that locks several tokens (see TouchTokens).
 func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]DeleteUserTokensRow, error) {
 	rows, err := q.db.Query(ctx, deleteUserTokens, arg.UserID, arg.OrganizationID)
 	if err != nil {
@@ -421,10 +429,19 @@ func (q *Queries) SetTokenExpiry(ctx context.Context, arg SetTokenExpiryParams) 
 }
 
 const touchTokens = `-- name: TouchTokens :exec
+WITH u AS (
+    SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at
+), locked AS (
+    SELECT t.id, u.used_at
+    FROM personal_access_tokens AS t JOIN u ON t.id = u.id
+    WHERE t.last_used_at IS NULL OR t.last_used_at < u.used_at
+    ORDER BY t.id
+    FOR UPDATE OF t
+)
 UPDATE personal_access_tokens AS t
-SET last_used_at = u.used_at
-FROM (SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at) AS u
-WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)
+SET last_used_at = locked.used_at
+FROM locked
+WHERE t.id = locked.id AND (t.last_used_at IS NULL OR t.last_used_at < locked.used_at)
 `
 
 type TouchTokensParams struct {
@@ -433,6 +450,10 @@ type TouchTokensParams struct {
 }
 
 // Records last use for a batch of tokens in one statement; never moves a time backwards.
+// Every statement that locks several tokens locks them in id order, so that two
+// of them (flushes of several replicas, a revoke-all) never wait on each other
+// in a cycle: left to the planner, an UPDATE ... FROM locks in the order of
+// the array, a DELETE in the order of its index or of the heap.
 func (q *Queries) TouchTokens(ctx context.Context, arg TouchTokensParams) error {
 	_, err := q.db.Exec(ctx, touchTokens, arg.Ids, arg.UsedAt)
 	return err

@@ -23,7 +23,7 @@ type Maintenance struct {
 
 // NewMaintenance returns the maintenance operations on the tokens in pool.
 func NewMaintenance(pool *pgxpool.Pool, log *slog.Logger) *Maintenance {
-	return &Maintenance{store: newStore(pool), log: log}
+	return &Maintenance{store: newStore(pool, nil), log: log}
 }
 
 // cleanupBatch is how many expired tokens one cleanup transaction deletes, so

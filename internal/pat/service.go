@@ -148,7 +148,7 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 	return &Service{
 		cliStarts: d.CLIStarts,
 		cliPolls:  d.CLIPolls,
-		store:     newStore(pool),
+		store:     newStore(pool, d.Metrics),
 		cfg:       cfg,
 		quota:     d.Quota,
 		members:   d.Memberships,
@@ -315,12 +315,16 @@ func (s *Service) checkMember(ctx context.Context, p auth.Principal, orgID strin
 // audit row, and with whatever more the caller's transaction step does
 // (within may be nil); a failure gives the slot back.
 func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q *db.Queries) error) (Created, error) {
-	res, err := s.takeQuota(ctx, userID)
-	if err != nil {
+	// A user over the quota, or a Redis that cannot be reached, is refused
+	// before the transaction holds a database connection.
+	if err := s.checkQuota(ctx, userID); err != nil {
 		return Created{}, err
 	}
-	var created Created
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	var (
+		created Created
+		res     *limit.Reservation
+	)
+	err := s.inTx(ctx, func(q *db.Queries) error {
 		if err := lockUser(ctx, q, userID); err != nil {
 			return err
 		}
@@ -332,6 +336,18 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 				return err
 			}
 		}
+		// The slot is taken only now, under the user's lock and once the cap
+		// allows the token: a create refused for the cap never holds a slot
+		// that a concurrent create would find spent. A retried transaction
+		// keeps the slot its first run took.
+		if res == nil {
+			r, err := s.takeQuota(ctx, userID)
+			if err != nil {
+				return err
+			}
+			res = &r
+		}
+		var err error
 		created, err = s.insert(ctx, q, userID, nt, now)
 		if err != nil {
 			return err
@@ -344,13 +360,32 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 	})
 	if err != nil {
 		// The slot was taken for a token that does not exist: give it back.
-		if rerr := s.quota.Release(context.WithoutCancel(ctx), res); rerr != nil {
-			s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
+		if res != nil {
+			if rerr := s.quota.Release(context.WithoutCancel(ctx), *res); rerr != nil {
+				s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
+			}
 		}
 		return Created{}, err
 	}
 	created.Quota = res.After
 	return created, nil
+}
+
+// checkQuota fails as takeQuota would when userID has no creation slot left
+// or the shared count cannot be reached, but takes no slot.
+func (s *Service) checkQuota(ctx context.Context, userID string) error {
+	u, err := s.quota.Usage(ctx, userID)
+	switch {
+	case err != nil:
+		s.metrics.LimiterDecision("create", "error")
+		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
+			"request_id", requestinfo.FromContext(ctx).ID)
+		return fmt.Errorf("creation quota: %w", err)
+	case u.Remaining <= 0:
+		s.metrics.LimiterDecision("create", "deny")
+		return &QuotaError{Limit: u.Limit, Window: u.Window, ResetAt: u.ResetAt}
+	}
+	return nil
 }
 
 // takeQuota takes a creation slot for userID, or fails with *QuotaError, or,
@@ -579,6 +614,10 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
 	if grace == 0 {
 		_, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: old.ID, UserID: old.UserID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Deleted (or revoked) since it was read: as if it never was.
+			return ErrNotFound
+		}
 		return err
 	}
 	end := now.Add(grace)
