@@ -56,7 +56,7 @@ WHERE id IN (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id
+RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteExpiredTokensParams struct {
@@ -64,22 +64,28 @@ type DeleteExpiredTokensParams struct {
 	BatchSize int32
 }
 
-type DeleteExpiredTokensRow struct {
-	ID     string
-	UserID string
-}
-
 // One batch of expired tokens; the caller repeats until a batch comes back short.
-func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]DeleteExpiredTokensRow, error) {
+func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteExpiredTokens, arg.Now, arg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteExpiredTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteExpiredTokensRow
-		if err := rows.Scan(&i.ID, &i.UserID); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -91,7 +97,7 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 }
 
 const deleteToken = `-- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING token_hash
+DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteTokenParams struct {
@@ -99,18 +105,29 @@ type DeleteTokenParams struct {
 	UserID string
 }
 
-func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) ([]byte, error) {
+func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) (PersonalAccessToken, error) {
 	row := q.db.QueryRow(ctx, deleteToken, arg.ID, arg.UserID)
-	var token_hash []byte
-	err := row.Scan(&token_hash)
-	return token_hash, err
+	var i PersonalAccessToken
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.TokenHash,
+		&i.TokenStart,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OrganizationID,
+	)
+	return i, err
 }
 
 const deleteUserTokens = `-- name: DeleteUserTokens :many
 DELETE FROM personal_access_tokens
 WHERE user_id = $1
   AND ($2::text IS NULL OR organization_id = $2::text)
-RETURNING id, token_hash
+RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteUserTokensParams struct {
@@ -118,22 +135,28 @@ type DeleteUserTokensParams struct {
 	OrganizationID *string
 }
 
-type DeleteUserTokensRow struct {
-	ID        string
-	TokenHash []byte
-}
-
 // Every token of a user, or with @organization_id only those of that organization.
-func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]DeleteUserTokensRow, error) {
+func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteUserTokens, arg.UserID, arg.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteUserTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteUserTokensRow
-		if err := rows.Scan(&i.ID, &i.TokenHash); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -65,6 +65,9 @@ type Config struct {
 	// AppURL is the web app, where CLI login links point.
 	AppURL string
 
+	// Events: leak reports in (GitHub, GitLab), lifecycle webhooks out.
+	Events Events
+
 	// Generated names the secrets that development mode made up because they
 	// were missing; the caller prints them.
 	Generated []string
@@ -189,6 +192,9 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 			errs = append(errs, errors.New("AUTH_SERVICE_SECRET: required"))
 		}
 	}
+	var eventErrs []error
+	c.Events, eventErrs = loadEvents(env)
+	errs = append(errs, eventErrs...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}

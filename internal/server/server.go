@@ -24,6 +24,8 @@ import (
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/orgs"
 	"github.com/alternatefutures/patd/internal/pat"
+	"github.com/alternatefutures/patd/internal/secretscan"
+	"github.com/alternatefutures/patd/internal/webhooks"
 )
 
 // ShutdownTimeout is how long in-flight requests get to finish on SIGTERM.
@@ -34,13 +36,17 @@ type Server struct {
 	Tokens      *pat.Service
 	Validator   *pat.Validator
 	Maintenance *pat.Maintenance
-	handler     http.Handler
-	pool        *pgxpool.Pool
-	redis       redis.UniversalClient // nil without REDIS_URL
-	rate        *limit.Rate           // validations per token
-	cliPolls    *limit.Rate
-	cliStarts   *limit.Rate
-	log         *slog.Logger
+	// GitHubKeys verifies secret scanning reports; Webhooks is nil without
+	// WEBHOOK_URLS.
+	GitHubKeys *secretscan.GitHubKeys
+	Webhooks   *webhooks.Webhooks
+	handler    http.Handler
+	pool       *pgxpool.Pool
+	redis      redis.UniversalClient // nil without REDIS_URL
+	rate       *limit.Rate           // validations per token
+	cliPolls   *limit.Rate
+	cliStarts  *limit.Rate
+	log        *slog.Logger
 }
 
 // Options are the parts of a replica that are not configuration.
@@ -79,6 +85,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		pool.Close()
 		return nil, err
 	}
+	outbox, err := s.openWebhooks(ctx, cfg, reg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.GitHubKeys = secretscan.NewGitHubKeys(cfg.Events.GitHubKeysURL, cfg.Events.GitHubKeysRefetch)
 	s.cliPolls = limit.NewRate(pat.DefaultCLIPollsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clipoll:")
 	s.cliStarts = limit.NewRate(pat.DefaultCLIStartsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clistart:")
 	s.Tokens = pat.New(pool, pat.Config{
@@ -92,9 +104,35 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Validator:   s.Validator,
 		Metrics:     m,
 		Log:         log,
+		Outbox:      outbox,
 	})
 	s.handler = s.routes(cfg, m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s, nil
+}
+
+// openWebhooks prepares the lifecycle webhooks when WEBHOOK_URLS names
+// endpoints: River's tables, the outbox the service and the cleanup write
+// to, and the senders (started by Serve). Without endpoints there is no
+// outbox: changes write no events.
+func (s *Server) openWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (pat.Outbox, error) {
+	if len(cfg.Events.WebhookURLs) == 0 {
+		return nil, nil
+	}
+	if err := database.MigrateRiver(ctx, s.pool, s.log); err != nil {
+		return nil, err
+	}
+	w, err := webhooks.New(s.pool, webhooks.Config{
+		URLs:          cfg.Events.WebhookURLs,
+		Key:           cfg.Events.WebhookKey,
+		RetrySchedule: cfg.Events.WebhookRetrySchedule,
+		PeriodicEvery: cfg.Events.WebhookPeriodicEvery,
+	}, webhooks.Deps{Expiring: s.Maintenance.NotifyExpiring, Registerer: reg, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.Webhooks = w
+	s.Maintenance.SetOutbox(w)
+	return w, nil
 }
 
 // openLimits connects to Redis when cfg names one and returns the creation
@@ -152,6 +190,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Maintenance.RunCleanup(bg, time.Hour)
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
+	if s.Webhooks != nil {
+		// River stops when told to (below), not when bg is cancelled: a
+		// cancelled Start context would cut deliveries off at once.
+		if err := s.Webhooks.Start(context.WithoutCancel(bg)); err != nil {
+			return err
+		}
+	}
 	for name, r := range map[string]*limit.Rate{"validation": s.rate, "CLI login poll": s.cliPolls, "CLI login start": s.cliStarts} {
 		go r.RunSync(bg, func(err error) {
 			s.log.Warn(name+" rate: Redis unreachable; limiting per replica until it is back", "error", err)
@@ -175,6 +220,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if s.Webhooks != nil {
+		// Deliveries under way get a moment to finish; one cut off is sent
+		// again by the next replica to run (same webhook-id).
+		s.Webhooks.Stop(context.WithoutCancel(ctx), 5*time.Second)
 	}
 	stopBackground()
 	// Every request has finished: write the last lastUsedAt values.

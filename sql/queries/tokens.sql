@@ -34,14 +34,14 @@ ORDER BY created_at DESC, id DESC
 LIMIT @max_rows;
 
 -- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING token_hash;
+DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING *;
 
 -- name: DeleteUserTokens :many
 -- Every token of a user, or with @organization_id only those of that organization.
 DELETE FROM personal_access_tokens
 WHERE user_id = @user_id
   AND (sqlc.narg(organization_id)::text IS NULL OR organization_id = sqlc.narg(organization_id)::text)
-RETURNING id, token_hash;
+RETURNING *;
 
 -- name: SetTokenExpiry :exec
 UPDATE personal_access_tokens SET expires_at = @expires_at, updated_at = @now::timestamptz
@@ -57,7 +57,7 @@ WHERE id IN (
     LIMIT @batch_size
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id;
+RETURNING *;
 
 -- name: TouchTokens :exec
 -- Records last use for a batch of tokens in one statement; never moves a time backwards.
