@@ -43,13 +43,6 @@ const (
 // attempt is due (a snooze costs no River attempt: retries and dead letters
 // are counted in webhook_deliveries, per event).
 func (w *Webhooks) deliver(ctx context.Context, args deliverArgs, holder string) error {
-	d, err := w.q.GetWebhookDelivery(ctx, db.GetWebhookDeliveryParams{EventID: args.EventID, Endpoint: args.Endpoint})
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && d.State != statePending) {
-		return nil // done, by this job earlier or by another sender
-	}
-	if err != nil {
-		return err
-	}
 	got, err := w.lease(ctx, args, holder)
 	if err != nil || !got {
 		if ctx.Err() != nil {
@@ -60,7 +53,7 @@ func (w *Webhooks) deliver(ctx context.Context, args deliverArgs, holder string)
 		}
 		return river.JobSnooze(250 * time.Millisecond)
 	}
-	wait, derr := w.drain(ctx, args, holder)
+	wait, done, derr := w.drain(ctx, args, holder)
 	// The lease goes even if this job was cancelled: the next sender must not
 	// wait for it to run out.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -74,7 +67,10 @@ func (w *Webhooks) deliver(ctx context.Context, args deliverArgs, holder string)
 		}
 		return derr
 	}
-	d, err = w.q.GetWebhookDelivery(rctx, db.GetWebhookDeliveryParams{EventID: args.EventID, Endpoint: args.Endpoint})
+	if done {
+		return nil
+	}
+	d, err := w.q.GetWebhookDelivery(rctx, db.GetWebhookDeliveryParams{EventID: args.EventID, Endpoint: args.Endpoint})
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && d.State != statePending) {
 		return nil
 	}
@@ -111,47 +107,55 @@ func (w *Webhooks) renew(ctx context.Context, args deliverArgs, holder string) (
 }
 
 // drain sends the token's pending events to the endpoint in order, holding
-// the lease, until one fails or is not due yet; it returns how long until
-// the first one left is due (0: none left, or the budget ran out).
-func (w *Webhooks) drain(ctx context.Context, args deliverArgs, holder string) (time.Duration, error) {
+// the lease, until one fails or is not due yet. It returns how long until
+// the first one left is due (0: none left, or the budget ran out), and done
+// when the job's own event was delivered or dead-lettered on the way.
+func (w *Webhooks) drain(ctx context.Context, args deliverArgs, holder string) (wait time.Duration, done bool, err error) {
 	start := time.Now()
+	leased := start
 	for time.Since(start) < drainBudget {
 		rows, err := w.q.PendingWebhookDeliveries(ctx, db.PendingWebhookDeliveriesParams{
 			Endpoint: args.Endpoint, TokenID: args.TokenID, MaxRows: drainBatch,
 		})
 		if err != nil || len(rows) == 0 {
-			return 0, err
+			return 0, false, err
 		}
 		for _, r := range rows {
 			now := time.Now()
 			if r.NextAttemptAt.After(now) {
-				return r.NextAttemptAt.Sub(now), nil // waiting for its retry: the rest waits too
+				return r.NextAttemptAt.Sub(now), done, nil // waiting for its retry: the rest waits too
 			}
-			if ok, err := w.renew(ctx, args, holder); err != nil || !ok {
-				if err == nil {
-					err = errors.New("webhook lease lost")
+			// The lease outlives one send by leaseExtra: renew it only once
+			// a part of that is used up.
+			if now.Sub(leased) > leaseExtra/2 {
+				if ok, err := w.renew(ctx, args, holder); err != nil || !ok {
+					if err == nil {
+						err = errors.New("webhook lease lost")
+					}
+					return 0, done, err
 				}
-				return 0, err
+				leased = now
 			}
 			sendErr := w.send(ctx, args.Endpoint, r.EventID, r.Payload)
 			if ctx.Err() != nil {
-				return 0, ctx.Err() // cut off, not failed: no attempt counted
+				return 0, done, ctx.Err() // cut off, not failed: no attempt counted
 			}
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			retryIn, err := w.record(wctx, args.Endpoint, r, sendErr)
 			cancel()
 			if err != nil {
-				return 0, err
+				return 0, done, err
 			}
 			if retryIn > 0 {
-				return retryIn, nil
+				return retryIn, done, nil
 			}
+			done = done || r.EventID == args.EventID
 			if time.Since(start) >= drainBudget {
 				break
 			}
 		}
 	}
-	return 0, nil
+	return 0, done, nil
 }
 
 // record stores the outcome of one attempt; for a failure that will be
