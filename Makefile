@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps soak
+.PHONY: run test services generate check-generated tidy vet bench bench-webhooks fuzz build federation-deps soak
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -53,6 +53,10 @@ vet:
 ## bench: benchmarks, among them the validate route in process and over loopback HTTP
 bench: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-webhooks: measure, on two replicas, leak report → refusal everywhere and webhook throughput and latency
+bench-webhooks: services
+	PATD_MEASURE=1 $(GO) test -count=1 -run '^TestMeasureLeaksAndWebhooks$$' -v ./internal/webhooks | grep -E 'measure_test|^(ok|FAIL|---)'
 
 ## fuzz: run every fuzz target for FUZZTIME each (the parsers: token, Date, cursor, CSV, request bodies)
 FUZZTIME ?= 20s

@@ -56,7 +56,7 @@ WHERE id IN (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id
+RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteExpiredTokensParams struct {
@@ -64,23 +64,29 @@ type DeleteExpiredTokensParams struct {
 	BatchSize int32
 }
 
-type DeleteExpiredTokensRow struct {
-	ID     string
-	UserID string
-}
-
 // One batch of expired tokens; the caller repeats until a batch comes back short.
 // SKIP LOCKED never waits; the rows are still taken in id order, like everywhere.
-func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]DeleteExpiredTokensRow, error) {
+func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteExpiredTokens, arg.Now, arg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteExpiredTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteExpiredTokensRow
-		if err := rows.Scan(&i.ID, &i.UserID); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -92,7 +98,7 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 }
 
 const deleteToken = `-- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING token_hash
+DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteTokenParams struct {
@@ -100,11 +106,22 @@ type DeleteTokenParams struct {
 	UserID string
 }
 
-func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) ([]byte, error) {
+func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) (PersonalAccessToken, error) {
 	row := q.db.QueryRow(ctx, deleteToken, arg.ID, arg.UserID)
-	var token_hash []byte
-	err := row.Scan(&token_hash)
-	return token_hash, err
+	var i PersonalAccessToken
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.TokenHash,
+		&i.TokenStart,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OrganizationID,
+	)
+	return i, err
 }
 
 const deleteUserTokens = `-- name: DeleteUserTokens :many
@@ -116,7 +133,7 @@ WITH doomed AS (
     FOR UPDATE
 )
 DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
-RETURNING t.id, t.token_hash
+RETURNING t.id, t.user_id, t.name, t.token_hash, t.token_start, t.expires_at, t.last_used_at, t.created_at, t.updated_at, t.organization_id
 `
 
 type DeleteUserTokensParams struct {
@@ -124,24 +141,30 @@ type DeleteUserTokensParams struct {
 	OrganizationID *string
 }
 
-type DeleteUserTokensRow struct {
-	ID        string
-	TokenHash []byte
-}
-
 // Every token of a user, or with @organization_id only those of that
 // organization. Locks the rows in id order before deleting them, the one order
 // of every statement that locks several tokens (see TouchTokens).
-func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]DeleteUserTokensRow, error) {
+func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteUserTokens, arg.UserID, arg.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteUserTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteUserTokensRow
-		if err := rows.Scan(&i.ID, &i.TokenHash); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -77,6 +77,9 @@ type Config struct {
 	// AppURL is the web app, where CLI login links point.
 	AppURL string
 
+	// Events: leak reports in (GitHub, GitLab), lifecycle webhooks out.
+	Events Events
+
 	// Generated names the secrets that development mode made up because they
 	// were missing; the caller prints them.
 	Generated []string
@@ -112,6 +115,9 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	r.limits(c)
 	r.secrets(c)
 	r.services(c)
+	var eventErrs []error
+	c.Events, eventErrs = loadEvents(r.str)
+	r.errs = append(r.errs, eventErrs...)
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}

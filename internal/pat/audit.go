@@ -27,11 +27,14 @@ const (
 	ActionRevokeAll Action = "revoke_all"
 	ActionImport    Action = "import"
 	ActionCleanup   Action = "cleanup"
+	// ActionLeaked: revoked because a secret scanner found it in public;
+	// detail says where (url, source).
+	ActionLeaked Action = "leaked"
 )
 
 // removalActions are the actions after which a token is gone for good: an
 // import must not bring it back.
-var removalActions = []string{string(ActionDelete), string(ActionRotate), string(ActionRevokeAll), string(ActionCleanup)}
+var removalActions = []string{string(ActionDelete), string(ActionRotate), string(ActionRevokeAll), string(ActionCleanup), string(ActionLeaked)}
 
 // Actors of audit events that no user caused; a user's own change names the user.
 const (
@@ -41,16 +44,20 @@ const (
 )
 
 // store is what every part of the package shares: the pool, its queries, and
-// the transaction and audit helpers.
+// the transaction, audit and event helpers.
 type store struct {
 	pool *pgxpool.Pool
 	q    *db.Queries
 	// dbMetrics counts transaction retries; may be nil.
 	dbMetrics *metrics.Metrics
+	// outbox receives lifecycle events (nil: no webhooks); txs lets emit
+	// find the transaction of the queries it is given.
+	outbox Outbox
+	txs    *txRegistry
 }
 
 func newStore(pool *pgxpool.Pool, m *metrics.Metrics) store {
-	return store{pool: pool, q: db.New(pool), dbMetrics: m}
+	return store{pool: pool, q: db.New(pool), dbMetrics: m, txs: &txRegistry{}}
 }
 
 // inTx runs fn in one transaction, and again when PostgreSQL aborted it for
@@ -58,7 +65,12 @@ func newStore(pool *pgxpool.Pool, m *metrics.Metrics) store {
 // than once, and must set what it returns through its closure afresh each
 // time.
 func (s store) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
-	return s.inPgxTx(ctx, func(tx pgx.Tx) error { return fn(s.q.WithTx(tx)) })
+	return s.inPgxTx(ctx, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		s.txs.put(q, tx)
+		defer s.txs.drop(q)
+		return fn(q)
+	})
 }
 
 func (s store) inPgxTx(ctx context.Context, fn func(tx pgx.Tx) error) error {

@@ -116,6 +116,8 @@ type Deps struct {
 	Validator *Validator
 	Metrics   *metrics.Metrics // may be nil
 	Log       *slog.Logger
+	// Outbox receives the lifecycle events of every change; nil: none.
+	Outbox Outbox
 }
 
 // Service implements the token operations a caller asks for.
@@ -145,10 +147,12 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 	if d.CLIPolls == nil {
 		d.CLIPolls = limit.NewRate(DefaultCLIPollsPerMinute, time.Minute, nil, "")
 	}
+	st := newStore(pool, d.Metrics)
+	st.outbox = d.Outbox
 	return &Service{
 		cliStarts: d.CLIStarts,
 		cliPolls:  d.CLIPolls,
-		store:     newStore(pool, d.Metrics),
+		store:     st,
 		cfg:       cfg,
 		quota:     d.Quota,
 		members:   d.Memberships,
@@ -356,7 +360,10 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 		if nt.OrganizationID != "" {
 			detail["organizationId"] = nt.OrganizationID
 		}
-		return audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail)
+		if err := audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail); err != nil {
+			return err
+		}
+		return s.emit(ctx, q, tokenEvent(EventCreated, created.Token, now, nil))
 	})
 	if err != nil {
 		// The slot was taken for a token that does not exist: give it back.
@@ -543,14 +550,17 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 		return err
 	}
 	return s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		h, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
+		row, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{h}, audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil)
+		if err := audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil); err != nil {
+			return nil, err
+		}
+		return [][]byte{row.TokenHash}, s.emit(ctx, q, revokedEvents([]db.PersonalAccessToken{row}, ReasonDeleted, time.Now(), nil)...)
 	})
 }
 
@@ -598,10 +608,13 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		if err != nil {
 			return nil, err
 		}
+		if err := audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
+			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds}); err != nil {
+			return nil, err
+		}
 		// Cached answers for the old token are stale either way: it is gone
 		// or expires sooner.
-		return [][]byte{old.TokenHash}, audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
-			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds})
+		return [][]byte{old.TokenHash}, s.emit(ctx, q, rotationEvents(old, created.Token, graceSeconds, now)...)
 	})
 	if err != nil {
 		return Created{}, err
@@ -642,7 +655,10 @@ func (s *Service) RevokeAll(ctx context.Context, userID, orgID string) (int, err
 		for i, r := range rows {
 			ids[i], users[i], hashes[i] = r.ID, userID, r.TokenHash
 		}
-		return hashes, auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids)
+		if err := auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids); err != nil {
+			return nil, err
+		}
+		return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonRevokedAll, time.Now(), nil)...)
 	})
 	return n, err
 }

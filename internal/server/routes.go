@@ -53,6 +53,14 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	mux.Handle("POST /auth/cli/approve", user(http.HandlerFunc(cli.Approve)))
 	mux.HandleFunc("POST /auth/cli/poll", cli.Poll)
 
+	leaks := &httpapi.Leaks{Service: s.Tokens, GitHubKeys: s.GitHubKeys, Log: s.log}
+	mux.HandleFunc("POST /secret-scanning/github", leaks.GitHub)
+	if cfg.Events.GitLabToken != "" { // else the routes do not exist: 404
+		gitlab := &httpapi.GitLab{Service: s.Tokens, Log: s.log}
+		mux.Handle("GET /v1/revocable_token_types", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Types)))
+		mux.Handle("POST /v1/revoke_tokens", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Revoke)))
+	}
+
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metrics)
 	} else {

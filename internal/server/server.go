@@ -24,6 +24,8 @@ import (
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/orgs"
 	"github.com/alternatefutures/patd/internal/pat"
+	"github.com/alternatefutures/patd/internal/secretscan"
+	"github.com/alternatefutures/patd/internal/webhooks"
 )
 
 // RequestTimeout is the deadline of every request.
@@ -37,7 +39,11 @@ type Server struct {
 	Tokens      *pat.Service
 	Validator   *pat.Validator
 	Maintenance *pat.Maintenance
-	handler     http.Handler
+	// GitHubKeys verifies secret scanning reports; Webhooks is nil without
+	// WEBHOOK_URLS.
+	GitHubKeys *secretscan.GitHubKeys
+	Webhooks   *webhooks.Webhooks
+	handler    http.Handler
 	// metrics serves /metrics: on its own listener (ServeMetrics) when
 	// METRICS_ADDR is set, else among the other routes.
 	metrics   http.Handler
@@ -86,6 +92,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		pool.Close()
 		return nil, err
 	}
+	outbox, err := s.openWebhooks(ctx, cfg, reg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.GitHubKeys = secretscan.NewGitHubKeys(cfg.Events.GitHubKeysURL, cfg.Events.GitHubKeysRefetch)
 	s.cliPolls = limit.NewRate(pat.DefaultCLIPollsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clipoll:")
 	s.cliStarts = limit.NewRate(pat.DefaultCLIStartsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clistart:")
 	s.authFailures = limit.NewRate(cfg.AuthFailureLimit, time.Minute, s.redis, cfg.RedisKeyPrefix+"authfail:")
@@ -100,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Validator:   s.Validator,
 		Metrics:     m,
 		Log:         log,
+		Outbox:      outbox,
 	})
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	s.handler = s.routes(cfg, m)
@@ -115,6 +128,31 @@ func migrate(ctx context.Context, url string, log *slog.Logger) error {
 	}
 	defer pool.Close()
 	return database.Migrate(ctx, pool, log)
+}
+
+// openWebhooks prepares the lifecycle webhooks when WEBHOOK_URLS names
+// endpoints: River's tables, the outbox the service and the cleanup write
+// to, and the senders (started by Serve). Without endpoints there is no
+// outbox: changes write no events.
+func (s *Server) openWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (pat.Outbox, error) {
+	if len(cfg.Events.WebhookURLs) == 0 {
+		return nil, nil
+	}
+	if err := database.MigrateRiver(ctx, s.pool, s.log); err != nil {
+		return nil, err
+	}
+	w, err := webhooks.New(s.pool, webhooks.Config{
+		URLs:          cfg.Events.WebhookURLs,
+		Key:           cfg.Events.WebhookKey,
+		RetrySchedule: cfg.Events.WebhookRetrySchedule,
+		PeriodicEvery: cfg.Events.WebhookPeriodicEvery,
+	}, webhooks.Deps{Expiring: s.Maintenance.NotifyExpiring, Registerer: reg, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.Webhooks = w
+	s.Maintenance.SetOutbox(w)
+	return w, nil
 }
 
 // openLimits connects to Redis when cfg names one and returns the creation
@@ -200,6 +238,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
 	go s.Validator.RunImportedRefresher(bg)
+	if s.Webhooks != nil {
+		// River stops when told to (below), not when bg is cancelled: a
+		// cancelled Start context would cut deliveries off at once.
+		if err := s.Webhooks.Start(context.WithoutCancel(bg)); err != nil {
+			return err
+		}
+	}
 	for name, r := range map[string]*limit.Rate{"validation": s.rate, "CLI login poll": s.cliPolls, "CLI login start": s.cliStarts, "failed authentication": s.authFailures} {
 		go r.RunSync(bg, func(err error) {
 			s.log.Warn(name+" rate: Redis unreachable; limiting per replica until it is back", "error", err)
@@ -223,6 +268,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if s.Webhooks != nil {
+		// Deliveries under way get a moment to finish; one cut off is sent
+		// again by the next replica to run (same webhook-id).
+		s.Webhooks.Stop(context.WithoutCancel(ctx), 5*time.Second)
 	}
 	stopBackground()
 	// Every request has finished: write the last lastUsedAt values.

@@ -35,7 +35,7 @@ ORDER BY created_at DESC, id DESC
 LIMIT @max_rows;
 
 -- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING token_hash;
+DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING *;
 
 -- name: DeleteUserTokens :many
 -- Every token of a user, or with @organization_id only those of that
@@ -49,7 +49,7 @@ WITH doomed AS (
     FOR UPDATE
 )
 DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
-RETURNING t.id, t.token_hash;
+RETURNING t.*;
 
 -- name: SetTokenExpiry :exec
 UPDATE personal_access_tokens SET expires_at = @expires_at, updated_at = @now::timestamptz
@@ -66,7 +66,7 @@ WHERE id IN (
     LIMIT @batch_size
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id;
+RETURNING *;
 
 -- name: TouchTokens :exec
 -- Records last use for a batch of tokens in one statement; never moves a time backwards.
