@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated tidy vet bench fuzz build federation-deps e2e-deps
+.PHONY: run test services generate check-generated tidy vet bench bench-webhooks fuzz build federation-deps e2e-deps soak
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -58,6 +58,10 @@ vet:
 bench: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## bench-webhooks: measure, on two replicas, leak report → refusal everywhere and webhook throughput and latency
+bench-webhooks: services
+	PATD_MEASURE=1 $(GO) test -count=1 -run '^TestMeasureLeaksAndWebhooks$$' -v ./internal/webhooks | grep -E 'measure_test|^(ok|FAIL|---)'
+
 ## fuzz: run every fuzz target for FUZZTIME each (the parsers: token, Date, cursor, CSV, request bodies)
 FUZZTIME ?= 20s
 fuzz: services
@@ -67,3 +71,9 @@ fuzz: services
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## soak: three replicas under mixed load with a PostgreSQL outage in the middle; prints
+## revocation latency across replicas (SOAK_DURATION=40s SOAK_OUTAGE=3s SOAK_VALIDATE_RATE=300)
+soak: services
+	@set -o pipefail; $(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 10m -v ./internal/replicas/ 2>&1 \
+		| grep -v 'pattest.go:[0-9]*: {"time"'

@@ -21,6 +21,11 @@ type CliLoginSession struct {
 	OrganizationID *string
 }
 
+type PatImportedHash struct {
+	Seq       int64
+	TokenHash []byte
+}
+
 type PersonalAccessToken struct {
 	ID             string
 	UserID         string
@@ -32,4 +37,21 @@ type PersonalAccessToken struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	OrganizationID *string
+}
+
+type TokenEventSeq struct {
+	TokenID string
+	Seq     int32
+}
+
+type WebhookDelivery struct {
+	EventID       string
+	Endpoint      string
+	TokenID       string
+	Seq           int32
+	State         string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LastError     string
+	DeliveredAt   *time.Time
 }

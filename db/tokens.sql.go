@@ -11,11 +11,11 @@ import (
 )
 
 const cleanupUnlock = `-- name: CleanupUnlock :exec
-SELECT pg_advisory_unlock(hashtextextended('pat:cleanup', 0))
+SELECT pg_advisory_unlock($1::int4, 0)
 `
 
-func (q *Queries) CleanupUnlock(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, cleanupUnlock)
+func (q *Queries) CleanupUnlock(ctx context.Context, namespace int32) error {
+	_, err := q.db.Exec(ctx, cleanupUnlock, namespace)
 	return err
 }
 
@@ -52,11 +52,11 @@ DELETE FROM personal_access_tokens
 WHERE id IN (
     SELECT id FROM personal_access_tokens
     WHERE expires_at <= $1::timestamptz
-    ORDER BY expires_at
+    ORDER BY id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id
+RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteExpiredTokensParams struct {
@@ -64,22 +64,29 @@ type DeleteExpiredTokensParams struct {
 	BatchSize int32
 }
 
-type DeleteExpiredTokensRow struct {
-	ID     string
-	UserID string
-}
-
 // One batch of expired tokens; the caller repeats until a batch comes back short.
-func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]DeleteExpiredTokensRow, error) {
+// SKIP LOCKED never waits; the rows are still taken in id order, like everywhere.
+func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteExpiredTokens, arg.Now, arg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteExpiredTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteExpiredTokensRow
-		if err := rows.Scan(&i.ID, &i.UserID); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -91,7 +98,7 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 }
 
 const deleteToken = `-- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING token_hash
+DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteTokenParams struct {
@@ -99,18 +106,34 @@ type DeleteTokenParams struct {
 	UserID string
 }
 
-func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) ([]byte, error) {
+func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) (PersonalAccessToken, error) {
 	row := q.db.QueryRow(ctx, deleteToken, arg.ID, arg.UserID)
-	var token_hash []byte
-	err := row.Scan(&token_hash)
-	return token_hash, err
+	var i PersonalAccessToken
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.TokenHash,
+		&i.TokenStart,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OrganizationID,
+	)
+	return i, err
 }
 
 const deleteUserTokens = `-- name: DeleteUserTokens :many
-DELETE FROM personal_access_tokens
-WHERE user_id = $1
-  AND ($2::text IS NULL OR organization_id = $2::text)
-RETURNING id, token_hash
+WITH doomed AS (
+    SELECT p.id FROM personal_access_tokens AS p
+    WHERE p.user_id = $1
+      AND ($2::text IS NULL OR p.organization_id = $2::text)
+    ORDER BY p.id
+    FOR UPDATE
+)
+DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
+RETURNING t.id, t.user_id, t.name, t.token_hash, t.token_start, t.expires_at, t.last_used_at, t.created_at, t.updated_at, t.organization_id
 `
 
 type DeleteUserTokensParams struct {
@@ -118,22 +141,30 @@ type DeleteUserTokensParams struct {
 	OrganizationID *string
 }
 
-type DeleteUserTokensRow struct {
-	ID        string
-	TokenHash []byte
-}
-
-// Every token of a user, or with @organization_id only those of that organization.
-func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]DeleteUserTokensRow, error) {
+// Every token of a user, or with @organization_id only those of that
+// organization. Locks the rows in id order before deleting them, the one order
+// of every statement that locks several tokens (see TouchTokens).
+func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteUserTokens, arg.UserID, arg.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteUserTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteUserTokensRow
-		if err := rows.Scan(&i.ID, &i.TokenHash); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -238,49 +269,34 @@ func (q *Queries) GetTokensByIDs(ctx context.Context, arg GetTokensByIDsParams) 
 	return items, nil
 }
 
-const importToken = `-- name: ImportToken :execrows
-INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-WHERE NOT EXISTS (
-    SELECT 1 FROM pat_audit_events
-    WHERE token_id = $1 AND action = ANY($10::text[])
-)
-ON CONFLICT DO NOTHING
+const importedHashesSince = `-- name: ImportedHashesSince :many
+SELECT seq, token_hash FROM pat_imported_hashes WHERE seq > $1 ORDER BY seq LIMIT $2
 `
 
-type ImportTokenParams struct {
-	ID             string
-	UserID         string
-	Name           string
-	TokenHash      []byte
-	TokenStart     string
-	ExpiresAt      *time.Time
-	LastUsedAt     *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	RemovalActions []string
+type ImportedHashesSinceParams struct {
+	AfterSeq int64
+	MaxRows  int32
 }
 
-// Idempotent: a token already imported (same id or same hash) is left as it
-// is, and one removed since (an audit event with one of @removal_actions) is
-// not brought back.
-func (q *Queries) ImportToken(ctx context.Context, arg ImportTokenParams) (int64, error) {
-	result, err := q.db.Exec(ctx, importToken,
-		arg.ID,
-		arg.UserID,
-		arg.Name,
-		arg.TokenHash,
-		arg.TokenStart,
-		arg.ExpiresAt,
-		arg.LastUsedAt,
-		arg.CreatedAt,
-		arg.UpdatedAt,
-		arg.RemovalActions,
-	)
+// Imported token hashes after @after_seq, oldest first, a page at a time.
+func (q *Queries) ImportedHashesSince(ctx context.Context, arg ImportedHashesSinceParams) ([]PatImportedHash, error) {
+	rows, err := q.db.Query(ctx, importedHashesSince, arg.AfterSeq, arg.MaxRows)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []PatImportedHash
+	for rows.Next() {
+		var i PatImportedHash
+		if err := rows.Scan(&i.Seq, &i.TokenHash); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const insertToken = `-- name: InsertToken :one
@@ -390,13 +406,19 @@ func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]ListT
 }
 
 const lockUserTokens = `-- name: LockUserTokens :exec
-SELECT pg_advisory_xact_lock(hashtextextended('pat:' || $1::text, 0))
+SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))
 `
 
+type LockUserTokensParams struct {
+	Namespace int32
+	UserID    string
+}
+
 // Serialises changes to one user's tokens for the rest of the transaction, so that
-// the max-active check and the insert that follows it cannot race.
-func (q *Queries) LockUserTokens(ctx context.Context, userID string) error {
-	_, err := q.db.Exec(ctx, lockUserTokens, userID)
+// the max-active check and the insert that follows it cannot race. @namespace
+// keeps user ids apart from the keys of every other advisory lock (pat/locks.go).
+func (q *Queries) LockUserTokens(ctx context.Context, arg LockUserTokensParams) error {
+	_, err := q.db.Exec(ctx, lockUserTokens, arg.Namespace, arg.UserID)
 	return err
 }
 
@@ -439,10 +461,19 @@ func (q *Queries) SetTokenExpiry(ctx context.Context, arg SetTokenExpiryParams) 
 }
 
 const touchTokens = `-- name: TouchTokens :exec
+WITH u AS (
+    SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at
+), locked AS (
+    SELECT t.id, u.used_at
+    FROM personal_access_tokens AS t JOIN u ON t.id = u.id
+    WHERE t.last_used_at IS NULL OR t.last_used_at < u.used_at
+    ORDER BY t.id
+    FOR UPDATE OF t
+)
 UPDATE personal_access_tokens AS t
-SET last_used_at = u.used_at
-FROM (SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at) AS u
-WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)
+SET last_used_at = locked.used_at
+FROM locked
+WHERE t.id = locked.id AND (t.last_used_at IS NULL OR t.last_used_at < locked.used_at)
 `
 
 type TouchTokensParams struct {
@@ -451,18 +482,22 @@ type TouchTokensParams struct {
 }
 
 // Records last use for a batch of tokens in one statement; never moves a time backwards.
+// Every statement that locks several tokens locks them in id order, so that two
+// of them (flushes of several replicas, a revoke-all) never wait on each other
+// in a cycle: left to the planner, an UPDATE ... FROM locks in the order of
+// the array, a DELETE in the order of its index or of the heap.
 func (q *Queries) TouchTokens(ctx context.Context, arg TouchTokensParams) error {
 	_, err := q.db.Exec(ctx, touchTokens, arg.Ids, arg.UsedAt)
 	return err
 }
 
 const tryCleanupLock = `-- name: TryCleanupLock :one
-SELECT pg_try_advisory_lock(hashtextextended('pat:cleanup', 0))
+SELECT pg_try_advisory_lock($1::int4, 0)
 `
 
 // Held for a whole cleanup run, so that one replica at a time does it.
-func (q *Queries) TryCleanupLock(ctx context.Context) (bool, error) {
-	row := q.db.QueryRow(ctx, tryCleanupLock)
+func (q *Queries) TryCleanupLock(ctx context.Context, namespace int32) (bool, error) {
+	row := q.db.QueryRow(ctx, tryCleanupLock, namespace)
 	var pg_try_advisory_lock bool
 	err := row.Scan(&pg_try_advisory_lock)
 	return pg_try_advisory_lock, err

@@ -37,7 +37,7 @@ func TestEveryOperationNeedsAuthentication(t *testing.T) {
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
 			t.Parallel()
-			res := gql(t, r, "", op.query, op.vars)
+			res := r.GraphQL(t, "", op.query, op.vars)
 			wantError(t, res, "UNAUTHENTICATED")
 			wantNullData(t, res, op.field)
 		})
@@ -53,16 +53,16 @@ func TestEveryOperationNeedsAuthentication(t *testing.T) {
 func TestPublicFieldsNeedNoAuth(t *testing.T) {
 	t.Parallel()
 	r := startReplica(t)
-	for _, authz := range []string{"", "Bearer garbage"} {
-		res, _ := gqlRaw(t, r, authz, `{ __typename }`, nil)
+	for _, bearer := range []string{"", "garbage"} {
+		res := r.GraphQL(t, bearer, `{ __typename }`, nil)
 		ok(t, res)
 		if string(res.Data) != `{"__typename":"Query"}` {
-			t.Errorf("Authorization %q: { __typename } = %s", authz, res.Data)
+			t.Errorf("bearer %q: { __typename } = %s", bearer, res.Data)
 		}
-		res, _ = gqlRaw(t, r, authz, `mutation { __typename }`, nil)
+		res = r.GraphQL(t, bearer, `mutation { __typename }`, nil)
 		ok(t, res)
 		if string(res.Data) != `{"__typename":"Mutation"}` {
-			t.Errorf("Authorization %q: mutation { __typename } = %s", authz, res.Data)
+			t.Errorf("bearer %q: mutation { __typename } = %s", bearer, res.Data)
 		}
 	}
 }
@@ -138,7 +138,10 @@ func TestRejectedCredentials(t *testing.T) {
 			if code := authCode(t, r, authz); code != "UNAUTHENTICATED" {
 				t.Fatalf("read with %q: code %q, want UNAUTHENTICATED", label, code)
 			}
-			res, _ := gqlRaw(t, r, authz, createMutation, createVars("minted", nil))
+			res, err := r.PostGraphQL(authz, createMutation, createVars("minted", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
 			wantError(t, res, "UNAUTHENTICATED")
 			wantNullData(t, res, "createPersonalAccessToken")
 		})
@@ -204,7 +207,10 @@ func TestAcceptedJWTs(t *testing.T) {
 				t.Fatal("acts as sub when userId is present")
 			}
 			// A session may create, and the token belongs to that user.
-			res, _ := gqlRaw(t, r, authz, createMutation, createVars("mine", nil))
+			res, err := r.PostGraphQL(authz, createMutation, createVars("mine", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
 			ok(t, res)
 			l := listAll(t, r, r.JWT(tc.user))
 			if l.TotalCount != 1 || l.Data[0].User.ID != tc.user {
@@ -290,22 +296,22 @@ func TestPATBearerMayReadAndDelete(t *testing.T) {
 	var ents struct {
 		E []*tokenEntity `json:"_entities"`
 	}
-	decode(t, gql(t, r, self.Token, tokenEntitiesQuery, map[string]any{"reps": tokenReps(victim.ID, other.ID)}), &ents)
+	decode(t, r.GraphQL(t, self.Token, tokenEntitiesQuery, map[string]any{"reps": tokenReps(victim.ID, other.ID)}), &ents)
 	if len(ents.E) != 2 || ents.E[0] == nil || ents.E[0].ID != victim.ID || ents.E[1] != nil {
 		t.Fatalf("_entities as PAT: %+v", ents.E)
 	}
 
 	// A PAT cannot mint: neither create nor rotate, and nothing changes.
 	before := takeSnapshot(t, r, jwt)
-	res := gql(t, r, self.Token, createMutation, createVars("minted by a PAT", nil))
+	res := r.GraphQL(t, self.Token, createMutation, createVars("minted by a PAT", nil))
 	wantError(t, res, "FORBIDDEN")
 	wantNullData(t, res, "createPersonalAccessToken")
 	for _, grace := range []int{0, 3600} {
-		res = gql(t, r, self.Token, rotateMutation, map[string]any{"id": victim.ID, "grace": grace})
+		res = r.GraphQL(t, self.Token, rotateMutation, map[string]any{"id": victim.ID, "grace": grace})
 		wantError(t, res, "FORBIDDEN")
 		wantNullData(t, res, "rotatePersonalAccessToken")
 	}
-	res = gql(t, r, self.Token, rotateMutation, map[string]any{"id": self.ID})
+	res = r.GraphQL(t, self.Token, rotateMutation, map[string]any{"id": self.ID})
 	wantError(t, res, "FORBIDDEN")
 	assertUnchanged(t, r, jwt, before)
 
@@ -313,18 +319,18 @@ func TestPATBearerMayReadAndDelete(t *testing.T) {
 	var del struct {
 		Deleted bool `json:"deletePersonalAccessToken"`
 	}
-	decode(t, gql(t, r, self.Token, deleteMutation, map[string]any{"id": victim.ID}), &del)
+	decode(t, r.GraphQL(t, self.Token, deleteMutation, map[string]any{"id": victim.ID}), &del)
 	if !del.Deleted {
 		t.Fatal("delete as PAT returned false")
 	}
-	wantError(t, gql(t, r, self.Token, deleteMutation, map[string]any{"id": other.ID}), "NOT_FOUND")
-	decode(t, gql(t, r, self.Token, deleteMutation, map[string]any{"id": self.ID}), &del)
+	wantError(t, r.GraphQL(t, self.Token, deleteMutation, map[string]any{"id": other.ID}), "NOT_FOUND")
+	decode(t, r.GraphQL(t, self.Token, deleteMutation, map[string]any{"id": self.ID}), &del)
 	if !del.Deleted {
 		t.Fatal("a PAT deleting itself returned false")
 	}
 	eventuallyRefused(t, r, self.Token)
 	eventuallyRefused(t, r, victim.Token)
-	res = gql(t, r, self.Token, listQuery, nil)
+	res = r.GraphQL(t, self.Token, listQuery, nil)
 	wantError(t, res, "UNAUTHENTICATED")
 	if l := listAll(t, r, jwt); l.TotalCount != 1 || l.Data[0].ID != survivor.ID {
 		t.Fatalf("after the deletes: %v, want only %s", l.ids(), survivor.ID)
@@ -349,13 +355,13 @@ func TestExpiredPATIsRefused(t *testing.T) {
 	if rl := getRateLimit(t, r, jwt); rl.ActiveTokens != 1 {
 		t.Fatalf("activeTokens = %d, want 1", rl.ActiveTokens)
 	}
-	wantError(t, gql(t, r, jwt, createMutation, createVars("second", nil)), "MAX_TOKENS_EXCEEDED")
+	wantError(t, r.GraphQL(t, jwt, createMutation, createVars("second", nil)), "MAX_TOKENS_EXCEEDED")
 
 	time.Sleep(time.Until(exp) + 100*time.Millisecond)
 	if authenticates(t, r, e.Token) {
 		t.Fatal("an expired token still authenticates")
 	}
-	res := gql(t, r, e.Token, deleteMutation, map[string]any{"id": e.ID})
+	res := r.GraphQL(t, e.Token, deleteMutation, map[string]any{"id": e.ID})
 	wantError(t, res, "UNAUTHENTICATED")
 	// An expired token no longer counts against the cap.
 	if rl := getRateLimit(t, r, jwt); rl.ActiveTokens != 0 {

@@ -21,7 +21,7 @@ func TestAliasedRoundTripsAreCosted(t *testing.T) {
 	}
 	b.WriteString("}")
 	before := r.Queries("")
-	res := r.GraphQL(jwt, b.String(), nil)
+	res := r.GraphQL(t, jwt, b.String(), nil)
 	if code := res.Code(t); code != "COMPLEXITY_LIMIT_EXCEEDED" || res.Status >= 500 {
 		t.Errorf("300 aliased apiKeyRateLimit: status %d code %s", res.Status, code)
 	}
@@ -29,7 +29,7 @@ func TestAliasedRoundTripsAreCosted(t *testing.T) {
 		t.Errorf("the refused query still sent %d SQL statements", n)
 	}
 	// A handful is fine.
-	r.GraphQL(jwt, `{ a: apiKeyRateLimit { remaining } b: apiKeyRateLimit { limit } }`, nil).OK(t)
+	r.GraphQL(t, jwt, `{ a: apiKeyRateLimit { remaining } b: apiKeyRateLimit { limit } }`, nil).OK(t)
 }
 
 // Entity representations are costed one by one: thousands of them cannot
@@ -44,14 +44,14 @@ func TestEntityRepresentationsAreCosted(t *testing.T) {
 	}
 	q := `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { personalAccessTokens(first: 1) { totalCount } } } }`
 	before := r.Queries("")
-	res := r.GraphQL(jwt, q, map[string]any{"representations": reps, "r": reps})
+	res := r.GraphQL(t, jwt, q, map[string]any{"representations": reps, "r": reps})
 	if code := res.Code(t); code != "COMPLEXITY_LIMIT_EXCEEDED" || res.Status >= 500 {
 		t.Errorf("3000 representations: status %d code %s", res.Status, code)
 	}
 	if n := r.Queries("") - before; n != 0 {
 		t.Errorf("the refused query sent %d SQL statements", n)
 	}
-	r.GraphQL(jwt, q, map[string]any{"r": reps[:3]}).OK(t)
+	r.GraphQL(t, jwt, q, map[string]any{"r": reps[:3]}).OK(t)
 }
 
 // The metrics label comes from the schema, never from the client's operation name.
@@ -59,7 +59,7 @@ func TestOperationNamesDoNotBecomeLabels(t *testing.T) {
 	t.Parallel()
 	r := pattest.Start(t, pattest.Config(t))
 	for i := range 5 {
-		r.GraphQL("", fmt.Sprintf("query op_%d_af_live_SECRET { __typename }", i), nil).OK(t)
+		r.GraphQL(t, "", fmt.Sprintf("query op_%d_af_live_SECRET { __typename }", i), nil).OK(t)
 	}
 	body := string(r.Do("GET", "/metrics", nil).Body)
 	if strings.Contains(body, "SECRET") || strings.Contains(body, "op_") {

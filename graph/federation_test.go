@@ -22,7 +22,7 @@ const composeScript = "../test/federation/compose.mjs"
 func serviceSDL(t *testing.T) string {
 	t.Helper()
 	r := pattest.Start(t, pattest.Config(t))
-	res := r.GraphQL("", `{ _service { sdl } }`, nil).OK(t)
+	res := r.GraphQL(t, "", `{ _service { sdl } }`, nil).OK(t)
 	var out struct {
 		Service struct {
 			SDL string `json:"sdl"`
@@ -131,36 +131,36 @@ func TestFederationBrokenSDLFailsComposition(t *testing.T) {
 	}()
 
 	for _, tc := range []struct {
-		name, old, new string
+		name, from, to string
 		want           string // in node's output
 	}{
 		{
 			name: "User.id type conflicts with the users subgraph",
-			old:  userKey + "\n  id: ID!", new: userKey + "\n  id: Int!",
+			from: userKey + "\n  id: ID!", to: userKey + "\n  id: Int!",
 			want: "FIELD_TYPE_MISMATCH",
 		},
 		{
 			name: "User without @key is a non-shareable value type",
-			old:  userKey, new: "type User {",
+			from: userKey, to: "type User {",
 			want: "INVALID_FIELD_SHARING",
 		},
 		{
 			name: "User loses personalAccessTokens",
-			old:  userBlock, new: userKey + "\n  id: ID!\n}",
+			from: userBlock, to: userKey + "\n  id: ID!\n}",
 			want: "User.personalAccessTokens is missing",
 		},
 		{
 			name: "Query loses apiKeyRateLimit",
-			old:  "\n  apiKeyRateLimit: ApiKeyRateLimit!\n", new: "\n",
+			from: "\n  apiKeyRateLimit: ApiKeyRateLimit!\n", to: "\n",
 			want: "Query.apiKeyRateLimit is missing",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if strings.Count(sdl, tc.old) != 1 {
-				t.Fatalf("want exactly one %q in the SDL, got %d: the variant no longer applies, update it:\n%s", tc.old, strings.Count(sdl, tc.old), sdl)
+			if strings.Count(sdl, tc.from) != 1 {
+				t.Fatalf("want exactly one %q in the SDL, got %d: the variant no longer applies, update it:\n%s", tc.from, strings.Count(sdl, tc.from), sdl)
 			}
-			broken := strings.Replace(sdl, tc.old, tc.new, 1)
+			broken := strings.Replace(sdl, tc.from, tc.to, 1)
 			out, err := compose(t, broken)
 			if err == nil {
 				t.Fatalf("broken SDL composed; compose.mjs cannot fail:\n%s\nSDL:\n%s", out, broken)

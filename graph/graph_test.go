@@ -3,13 +3,13 @@ package graph_test
 // Helpers shared by the GraphQL integration tests. Every test starts its own
 // replica (pattest.Start) with its own PostgreSQL database. The helpers take
 // the calling test's t, not the replica's, so that they can be used from
-// parallel subtests; doGraphQL never calls t at all, for goroutines.
+// parallel subtests. Requests go through the replica: r.GraphQL(t, bearer, …),
+// or r.PostGraphQL(authz, …) for a raw Authorization value and from
+// goroutines, since it never calls t.
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -30,9 +30,6 @@ var (
 	secretRE = regexp.MustCompile(`af_(live|test)_[0-9A-Za-z]{13,}`)
 )
 
-// httpClient is used for every request the tests send themselves.
-var httpClient = &http.Client{Timeout: 30 * time.Second}
-
 // startReplica starts a replica with a fresh database after applying mods to
 // its configuration.
 func startReplica(t *testing.T, mods ...func(*config.Config)) *pattest.Replica {
@@ -44,64 +41,7 @@ func startReplica(t *testing.T, mods ...func(*config.Config)) *pattest.Replica {
 	return pattest.Start(t, cfg)
 }
 
-// --- GraphQL over HTTP -------------------------------------------------------
-
-// doGraphQL posts a GraphQL request with the given Authorization header value
-// ("" for none). It never touches a testing.T, so goroutines may call it.
-func doGraphQL(url, authz, query string, vars map[string]any) (pattest.GraphQLResult, []byte, error) {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return pattest.GraphQLResult{}, nil, err
-	}
-	req, err := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return pattest.GraphQLResult{}, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if authz != "" {
-		req.Header.Set("Authorization", authz)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return pattest.GraphQLResult{}, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return pattest.GraphQLResult{}, nil, err
-	}
-	var out pattest.GraphQLResult
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return pattest.GraphQLResult{}, raw, fmt.Errorf("status %d, body is not JSON (%v): %s", resp.StatusCode, err, raw)
-	}
-	out.Status = resp.StatusCode
-	return out, raw, nil
-}
-
-// gqlRaw sends a request with a raw Authorization header value and returns
-// the result and the raw body.
-func gqlRaw(t testing.TB, r *pattest.Replica, authz, query string, vars map[string]any) (pattest.GraphQLResult, []byte) {
-	t.Helper()
-	res, raw, err := doGraphQL(r.URL, authz, query, vars)
-	if err != nil {
-		t.Fatalf("POST /graphql: %v", err)
-	}
-	return res, raw
-}
-
-// gql sends a request authenticated by bearer ("" for none).
-func gql(t testing.TB, r *pattest.Replica, bearer, query string, vars map[string]any) pattest.GraphQLResult {
-	t.Helper()
-	res, _ := gqlRaw(t, r, bearerHeader(bearer), query, vars)
-	return res
-}
-
-func bearerHeader(bearer string) string {
-	if bearer == "" {
-		return ""
-	}
-	return "Bearer " + bearer
-}
+// --- GraphQL answers -----------------------------------------------------------
 
 // ok fails the test unless res has no errors and a 200 status.
 func ok(t testing.TB, res pattest.GraphQLResult) pattest.GraphQLResult {
@@ -280,7 +220,7 @@ func mustCreateExp(t testing.TB, r *pattest.Replica, bearer, name string, exp an
 	var out struct {
 		C createdToken `json:"createPersonalAccessToken"`
 	}
-	decode(t, gql(t, r, bearer, createMutation, createVars(name, exp)), &out)
+	decode(t, r.GraphQL(t, bearer, createMutation, createVars(name, exp)), &out)
 	if !tokenRE.MatchString(out.C.Token) {
 		t.Fatalf("created token %q does not match %s", out.C.Token, tokenRE)
 	}
@@ -300,7 +240,7 @@ func listPage(t testing.TB, r *pattest.Replica, bearer string, first int, after 
 	var out struct {
 		L tokenList `json:"personalAccessTokens"`
 	}
-	decode(t, gql(t, r, bearer, listQuery, vars), &out)
+	decode(t, r.GraphQL(t, bearer, listQuery, vars), &out)
 	return out.L
 }
 
@@ -320,7 +260,7 @@ func getToken(t testing.TB, r *pattest.Replica, bearer, id string) *listedToken 
 	var out struct {
 		T *listedToken `json:"personalAccessToken"`
 	}
-	decode(t, gql(t, r, bearer, getQuery, map[string]any{"id": id}), &out)
+	decode(t, r.GraphQL(t, bearer, getQuery, map[string]any{"id": id}), &out)
 	return out.T
 }
 
@@ -329,7 +269,7 @@ func getRateLimit(t testing.TB, r *pattest.Replica, bearer string) rateLimit {
 	var out struct {
 		L rateLimit `json:"apiKeyRateLimit"`
 	}
-	decode(t, gql(t, r, bearer, rateLimitQuery, nil), &out)
+	decode(t, r.GraphQL(t, bearer, rateLimitQuery, nil), &out)
 	return out.L
 }
 
@@ -421,7 +361,10 @@ func signJWT(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClai
 // reading, else the code of the error it gets.
 func authCode(t testing.TB, r *pattest.Replica, authz string) string {
 	t.Helper()
-	res, _ := gqlRaw(t, r, authz, `{ personalAccessTokens(first: 1) { totalCount } }`, nil)
+	res, err := r.PostGraphQL(authz, `{ personalAccessTokens(first: 1) { totalCount } }`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(res.Errors) == 0 {
 		ok(t, res)
 		return ""
@@ -436,7 +379,11 @@ func authCode(t testing.TB, r *pattest.Replica, authz string) string {
 // UNAUTHENTICATED.
 func authenticates(t testing.TB, r *pattest.Replica, bearer string) bool {
 	t.Helper()
-	switch code := authCode(t, r, bearerHeader(bearer)); code {
+	authz := ""
+	if bearer != "" {
+		authz = "Bearer " + bearer
+	}
+	switch code := authCode(t, r, authz); code {
 	case "":
 		return true
 	case "UNAUTHENTICATED":
@@ -456,9 +403,12 @@ const userEntityQuery = `query($reps: [_Any!]!) {
 // answers only for the signed-in user.
 func actsAs(t testing.TB, r *pattest.Replica, authz, userID string) bool {
 	t.Helper()
-	res, _ := gqlRaw(t, r, authz, userEntityQuery, map[string]any{
+	res, err := r.PostGraphQL(authz, userEntityQuery, map[string]any{
 		"reps": []any{map[string]any{"__typename": "User", "id": userID}},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(res.Errors) == 0 {
 		ok(t, res)
 		return true

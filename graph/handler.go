@@ -58,7 +58,11 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	srv.SetParserTokenLimit(maxQueryTokens)
 	srv.Use(shapeLimit(opts.MaxDepth))
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
-	srv.SetErrorPresenter(errorPresenter(opts.Log))
+	srv.Use(checkRepresentations{})
+	srv.SetErrorPresenter(errorPresenter(opts.Log, opts.Development))
+	// With introspection off, "Did you mean" would reveal the schema; the
+	// presenter strips the suggestions of the rules this does not cover.
+	srv.SetDisableSuggestion(!opts.Development)
 	srv.AroundOperations(memoizePages)
 	// Routers ask for a trace of each subgraph fetch with the header
 	// apollo-federation-include-trace: ftv1; without it this costs a header
@@ -73,6 +77,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		if resp != nil && graphql.HasOperationContext(ctx) {
 			opts.Metrics.GraphQLOperation(operationLabel(graphql.GetOperationContext(ctx)), len(resp.Errors) == 0)
 		}
+		capErrors(resp)
 		return resp
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
@@ -81,8 +86,9 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		return errPanic
 	})
 
+	api := answerHeaders(logFailuresOnce(opts.Log, srv))
 	if !opts.Development {
-		return srv
+		return api
 	}
 	// GraphiQL, served from the binary (its assets: graphiql.Assets).
 	ide := graphiql.Page("/graphql")
@@ -91,9 +97,62 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 			ide.ServeHTTP(w, r)
 			return
 		}
-		srv.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	})
 }
+
+// logFailuresOnce gives each request a budget of internal errors to log (the
+// error presenter takes from it) and, when it is done, logs one line counting
+// those past the budget.
+func logFailuresOnce(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, budget := withLogBudget(r.Context())
+		next.ServeHTTP(w, r.WithContext(ctx))
+		if n := budget.skipped(); n > 0 {
+			log.ErrorContext(ctx, "graphql resolver failures not logged", "count", n,
+				"request_id", requestinfo.FromContext(ctx).ID)
+		}
+	})
+}
+
+// answerHeaders sets the headers every GraphQL answer needs: no-store, as
+// create and rotate answers carry a token no cache may keep, and a JSON
+// Content-Type, which gqlgen leaves out when it answers that no transport
+// takes the request (Go would then call the JSON text/plain).
+func answerHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(&jsonByDefault{ResponseWriter: w}, r)
+	})
+}
+
+// jsonByDefault says application/json when the handler said nothing else.
+// The transports add their own Content-Type, so it cannot be set up front.
+type jsonByDefault struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (j *jsonByDefault) start() {
+	if !j.started {
+		j.started = true
+		if j.Header().Get("Content-Type") == "" {
+			j.Header().Set("Content-Type", "application/json")
+		}
+	}
+}
+
+func (j *jsonByDefault) WriteHeader(code int) {
+	j.start()
+	j.ResponseWriter.WriteHeader(code)
+}
+
+func (j *jsonByDefault) Write(b []byte) (int, error) {
+	j.start()
+	return j.ResponseWriter.Write(b)
+}
+
+func (j *jsonByDefault) Unwrap() http.ResponseWriter { return j.ResponseWriter }
 
 // priceFields sets the complexity of the fields that cost more than their
 // selection.
@@ -169,19 +228,28 @@ func (federationOnlyIntrospection) MutateOperationContext(_ context.Context, oc 
 	if oc.Operation == nil {
 		return nil
 	}
-	onlyService := true
+	service, others := false, false
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, nil) {
 		switch f.Name {
 		case "__schema", "__type":
 			err := gqlerror.Errorf("introspection is disabled; the schema is published through _service { sdl }")
 			err.Extensions = map[string]any{"code": codeValidation}
 			return err
-		case "_service", "__typename":
+		case "_service":
+			service = true
+		case "__typename":
 		default:
-			onlyService = false
+			others = true
 		}
 	}
-	oc.DisableIntrospection = !onlyService
+	if service && others {
+		// gqlgen would answer _service with an error of its own, which the
+		// presenter could not tell from an internal one.
+		err := gqlerror.Errorf("introspection is disabled; ask for _service { sdl } on its own")
+		err.Extensions = map[string]any{"code": codeValidation}
+		return err
+	}
+	oc.DisableIntrospection = others
 	return nil
 }
 

@@ -38,15 +38,15 @@ func TestAPIKeyRateLimit(t *testing.T) {
 	near(t, "resetAt", parseDate(t, rl.ResetAt), firstAt.Add(24*time.Hour), 2*time.Second)
 	resetAt := rl.ResetAt
 
-	wantInputError(t, gql(t, r, jwt, createMutation, createVars("a<b", nil)), "INVALID_TOKEN_NAME")
-	wantInputError(t, gql(t, r, jwt, createMutation, createVars("ok", "tomorrow")), "INVALID_EXPIRATION")
+	wantInputError(t, r.GraphQL(t, jwt, createMutation, createVars("a<b", nil)), "INVALID_TOKEN_NAME")
+	wantInputError(t, r.GraphQL(t, jwt, createMutation, createVars("ok", "tomorrow")), "INVALID_EXPIRATION")
 	expect("after refused input", 3, 1)
 
 	b := mustCreate(t, r, jwt, "b")
 	expect("after two creates", 2, 2)
 
 	for range 3 {
-		res := gql(t, r, jwt, createMutation, createVars("c", nil))
+		res := r.GraphQL(t, jwt, createMutation, createVars("c", nil))
 		e := wantError(t, res, "MAX_TOKENS_EXCEEDED")
 		wantNullData(t, res, "createPersonalAccessToken")
 		if m, _ := e.Extensions["maxActiveTokens"].(float64); m != 2 {
@@ -55,21 +55,21 @@ func TestAPIKeyRateLimit(t *testing.T) {
 	}
 	expect("after MAX_TOKENS_EXCEEDED", 2, 2)
 
-	ok(t, gql(t, r, jwt, deleteMutation, map[string]any{"id": b.ID}))
+	ok(t, r.GraphQL(t, jwt, deleteMutation, map[string]any{"id": b.ID}))
 	expect("after a delete", 2, 1)
 	c := mustCreate(t, r, jwt, "c")
 	expect("third create", 1, 2)
-	ok(t, gql(t, r, jwt, deleteMutation, map[string]any{"id": c.ID}))
+	ok(t, r.GraphQL(t, jwt, deleteMutation, map[string]any{"id": c.ID}))
 	mustCreate(t, r, jwt, "d")
 	rl = expect("fourth create", 0, 2)
 	if rl.ResetAt != resetAt {
 		t.Errorf("resetAt moved from %s to %s: it is when the oldest creation leaves the window", resetAt, rl.ResetAt)
 	}
-	ok(t, gql(t, r, jwt, deleteMutation, map[string]any{"id": a.ID}))
+	ok(t, r.GraphQL(t, jwt, deleteMutation, map[string]any{"id": a.ID}))
 
 	before := takeSnapshot(t, r, jwt)
 	for range 2 {
-		res := gql(t, r, jwt, createMutation, createVars("e", nil))
+		res := r.GraphQL(t, jwt, createMutation, createVars("e", nil))
 		e := wantError(t, res, "RATE_LIMIT_EXCEEDED")
 		wantNullData(t, res, "createPersonalAccessToken")
 		s, _ := e.Extensions["resetAt"].(string)
@@ -108,18 +108,18 @@ func createConcurrently(t *testing.T, r *pattest.Replica, jwt string, n int) []s
 			defer wg.Done()
 			ready.Done()
 			<-start
-			res, raw, err := doGraphQL(r.URL, "Bearer "+jwt, createMutation, createVars(fmt.Sprintf("parallel %d", i), nil))
+			res, err := r.PostGraphQL("Bearer "+jwt, createMutation, createVars(fmt.Sprintf("parallel %d", i), nil))
 			switch {
 			case err != nil:
 				errs[i] = err
 			case res.Status >= 500:
-				errs[i] = fmt.Errorf("status %d: %s", res.Status, raw)
+				errs[i] = fmt.Errorf("status %d: %s", res.Status, res.Body)
 			case len(res.Errors) == 0:
 				codes[i] = ""
 			case len(res.Errors) == 1:
 				codes[i] = res.Errors[0].Code()
 			default:
-				errs[i] = fmt.Errorf("%d errors: %s", len(res.Errors), raw)
+				errs[i] = fmt.Errorf("%d errors: %s", len(res.Errors), res.Body)
 			}
 		}()
 	}
@@ -184,14 +184,14 @@ func TestRotateAtMaxActive(t *testing.T) {
 	var out struct {
 		C createdToken `json:"rotatePersonalAccessToken"`
 	}
-	decode(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 0}), &out)
+	decode(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 0}), &out)
 	if l := listAll(t, r, jwt); l.TotalCount != 1 || l.Data[0].ID != out.C.ID {
 		t.Fatalf("after rotation at the cap: %v", l.ids())
 	}
 
 	// With grace both would be active: refused, and the old one is untouched.
 	before := takeSnapshot(t, r, jwt)
-	res := gql(t, r, jwt, rotateMutation, map[string]any{"id": out.C.ID, "grace": 60})
+	res := r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": out.C.ID, "grace": 60})
 	e := wantError(t, res, "MAX_TOKENS_EXCEEDED")
 	if m, _ := e.Extensions["maxActiveTokens"].(float64); m != 1 {
 		t.Fatalf("extensions.maxActiveTokens = %v, want 1", e.Extensions["maxActiveTokens"])
@@ -203,30 +203,6 @@ func TestRotateAtMaxActive(t *testing.T) {
 }
 
 // --- hostile queries ------------------------------------------------------------
-
-// postBody posts body to /graphql as is. A body that is not a *bytes.Reader is
-// sent chunked, without Content-Length.
-func postBody(t testing.TB, r *pattest.Replica, authz string, body io.Reader) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, r.URL+"/graphql", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if authz != "" {
-		req.Header.Set("Authorization", authz)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST /graphql: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, raw
-}
 
 // paddedBody is a valid GraphQL request of exactly size bytes.
 func paddedBody(t testing.TB, size int) []byte {
@@ -248,28 +224,27 @@ func TestRequestBodyLimit(t *testing.T) {
 	r := startReplica(t)
 	const mib = 1 << 20
 
-	status, raw := postBody(t, r, "", bytes.NewReader(paddedBody(t, mib)))
-	if status != http.StatusOK || !strings.Contains(string(raw), `"__typename":"Query"`) {
-		t.Fatalf("a body of exactly 1 MiB: %d %s", status, raw)
+	resp := r.Do(http.MethodPost, "/graphql", paddedBody(t, mib))
+	if resp.Status != http.StatusOK || !strings.Contains(string(resp.Body), `"__typename":"Query"`) {
+		t.Fatalf("a body of exactly 1 MiB: %s", resp)
 	}
 	for _, size := range []int{mib + 1, 2 * mib} {
-		status, raw = postBody(t, r, "", bytes.NewReader(paddedBody(t, size)))
-		if status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("a body of %d bytes with Content-Length: status %d, want 413 (%.200s)", size, status, raw)
+		resp = r.Do(http.MethodPost, "/graphql", paddedBody(t, size))
+		if resp.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("a body of %d bytes with Content-Length: status %d, want 413 (%.200s)", size, resp.Status, resp.Body)
 		}
 		// Without Content-Length the limit still holds.
-		status, raw = postBody(t, r, "", struct{ io.Reader }{bytes.NewReader(paddedBody(t, size))})
-		if status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("a chunked body of %d bytes: status %d, want 413 (%.200s)", size, status, raw)
+		resp = r.Do(http.MethodPost, "/graphql", struct{ io.Reader }{bytes.NewReader(paddedBody(t, size))})
+		if resp.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("a chunked body of %d bytes: status %d, want 413 (%.200s)", size, resp.Status, resp.Body)
 		}
 	}
 	// A large body with a valid session changes nothing either.
 	jwt := r.JWT("user-big")
 	body := fmt.Sprintf(`{"query":%q,"variables":{"name":"big","pad":"%s"}}`,
 		`mutation($name: String!) { createPersonalAccessToken(name: $name) { id } }`, strings.Repeat("a", mib))
-	status, _ = postBody(t, r, "Bearer "+jwt, strings.NewReader(body))
-	if status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("an oversized create: status %d, want 413", status)
+	if resp := r.Do(http.MethodPost, "/graphql", body, "Authorization: Bearer "+jwt); resp.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an oversized create: status %d, want 413", resp.Status)
 	}
 	if l := listAll(t, r, jwt); l.TotalCount != 0 {
 		t.Fatalf("an oversized request created %d tokens", l.TotalCount)
@@ -301,7 +276,7 @@ func wantRejected(t testing.TB, what string, res pattest.GraphQLResult) {
 func rejectedBeforeRunning(t *testing.T, r *pattest.Replica, jwt, what, query string, vars map[string]any) pattest.GraphQLResult {
 	t.Helper()
 	before := r.Queries("personal_access_tokens")
-	res := gql(t, r, jwt, query, vars)
+	res := r.GraphQL(t, jwt, query, vars)
 	wantRejected(t, what, res)
 	if n := r.Queries("personal_access_tokens") - before; n != 0 {
 		t.Fatalf("%s: %d token statements ran for a query that must be refused before it runs", what, n)
@@ -342,8 +317,8 @@ func TestDepthLimit(t *testing.T) {
 		r := startReplica(t, func(c *config.Config) { c.MaxDepth = 3 })
 		jwt := r.JWT("user-depth3")
 		mustCreate(t, r, jwt, "t")
-		ok(t, gql(t, r, jwt, `{ personalAccessTokens { data { id } } }`, nil))
-		ok(t, gql(t, r, jwt, `{ personalAccessTokens { totalCount pageInfo { hasNextPage } } apiKeyRateLimit { limit } }`, nil))
+		ok(t, r.GraphQL(t, jwt, `{ personalAccessTokens { data { id } } }`, nil))
+		ok(t, r.GraphQL(t, jwt, `{ personalAccessTokens { totalCount pageInfo { hasNextPage } } apiKeyRateLimit { limit } }`, nil))
 
 		for what, q := range map[string]string{
 			"depth 4":         `{ personalAccessTokens { data { user { id } } } }`,
@@ -364,7 +339,7 @@ fragment T on PersonalAccessToken { user { id } }`,
 				TotalCount int `json:"totalCount"`
 			} `json:"personalAccessTokens"`
 		}
-		decode(t, gql(t, r, jwt, `{ personalAccessTokens { totalCount } }`, nil), &out)
+		decode(t, r.GraphQL(t, jwt, `{ personalAccessTokens { totalCount } }`, nil), &out)
 		if out.L.TotalCount != 1 {
 			t.Fatalf("%d tokens after refused queries, want 1", out.L.TotalCount)
 		}
@@ -376,14 +351,14 @@ fragment T on PersonalAccessToken { user { id } }`,
 		jwt := r.JWT("user-depth12")
 		mustCreate(t, r, jwt, "t")
 		at12 := nestedTokens(4, "id") // 3*4 - 1 + 1 = 12
-		res := ok(t, gql(t, r, jwt, at12, nil))
+		res := ok(t, r.GraphQL(t, jwt, at12, nil))
 		if strings.Count(string(res.Data), `"personalAccessTokens"`) != 4 || strings.Count(string(res.Data), `"id"`) != 1 {
 			t.Fatalf("depth-12 query: %s", res.Data)
 		}
 		tooDeep(t, r, jwt, "depth 13", nestedTokens(4, "user { id }"))
 		tooDeep(t, r, jwt, "depth 41", nestedTokens(14, "id"))
 		deep := strings.Repeat("... on Query { ", 200) + "personalAccessTokens(first: 1) { data { id } }" + strings.Repeat(" }", 200)
-		ok(t, gql(t, r, jwt, "{ "+deep+" }", nil)) // fragments add no depth
+		ok(t, r.GraphQL(t, jwt, "{ "+deep+" }", nil)) // fragments add no depth
 	})
 }
 
@@ -405,13 +380,13 @@ func TestComplexityLimit(t *testing.T) {
 	var out struct {
 		L tokenList `json:"personalAccessTokens"`
 	}
-	decode(t, gql(t, r, jwt, `query($first: Int) { `+fullPage+` }`, page), &out)
+	decode(t, r.GraphQL(t, jwt, `query($first: Int) { `+fullPage+` }`, page), &out)
 	if out.L.TotalCount != 1 || len(out.L.Data) != 1 {
 		t.Fatalf("full page: %+v", out.L)
 	}
-	ok(t, gql(t, r, jwt, `{ personalAccessTokens(first: 500) { totalCount data { id name maskedToken expiresAt lastUsedAt createdAt updatedAt user { id } } } }`, nil))
-	ok(t, gql(t, r, jwt, `query($first: Int) { `+fullPage+` apiKeyRateLimit { remaining limit resetAt activeTokens maxActiveTokens } }`, page))
-	ok(t, gql(t, r, jwt, `query($first: Int) { _entities(representations: [{__typename: "User", id: "user-cost"}]) { ... on User { id `+fullPage+` } } }`, page))
+	ok(t, r.GraphQL(t, jwt, `{ personalAccessTokens(first: 500) { totalCount data { id name maskedToken expiresAt lastUsedAt createdAt updatedAt user { id } } } }`, nil))
+	ok(t, r.GraphQL(t, jwt, `query($first: Int) { `+fullPage+` apiKeyRateLimit { remaining limit resetAt activeTokens maxActiveTokens } }`, page))
+	ok(t, r.GraphQL(t, jwt, `query($first: Int) { _entities(representations: [{__typename: "User", id: "user-cost"}]) { ... on User { id `+fullPage+` } } }`, page))
 
 	rejectedBeforeRunning(t, r, jwt, "three aliased full pages",
 		`query($first: Int) { a: `+fullPage+` b: `+fullPage+` c: `+fullPage+` }`, page)
@@ -442,14 +417,14 @@ func TestIntrospection(t *testing.T) {
 		}
 		for _, bearer := range []string{"", r.JWT("user-introspect")} {
 			for what, q := range queries {
-				res := gql(t, r, bearer, q, nil)
+				res := r.GraphQL(t, bearer, q, nil)
 				wantRejected(t, what, res)
 				if strings.Contains(string(res.Data), "PersonalAccessToken") {
 					t.Fatalf("%s leaked schema: %s", what, res.Data)
 				}
 			}
 		}
-		ok(t, gql(t, r, "", `{ __typename _service { sdl } }`, nil))
+		ok(t, r.GraphQL(t, "", `{ __typename _service { sdl } }`, nil))
 	})
 
 	t.Run("allowed in development", func(t *testing.T) {
@@ -461,7 +436,7 @@ func TestIntrospection(t *testing.T) {
 				Types     []struct{ Name string } `json:"types"`
 			} `json:"__schema"`
 		}
-		decode(t, gql(t, r, "", queries["__schema"], nil), &out)
+		decode(t, r.GraphQL(t, "", queries["__schema"], nil), &out)
 		if out.S.QueryType.Name != "Query" || len(out.S.Types) == 0 {
 			t.Fatalf("__schema in development: %+v", out.S)
 		}
@@ -491,7 +466,8 @@ func TestMalformedRequestsAreNot5xx(t *testing.T) {
 		"two anonymous operations":     `{"query":"{ __typename } { __typename }"}`,
 	}
 	for what, body := range bodies {
-		status, raw := postBody(t, r, "Bearer "+jwt, strings.NewReader(body))
+		resp := r.Do(http.MethodPost, "/graphql", body, "Authorization: Bearer "+jwt)
+		status, raw := resp.Status, resp.Body
 		if status >= 500 {
 			t.Errorf("%s: status %d: %s", what, status, raw)
 			continue

@@ -47,8 +47,8 @@ func TestCreateReturnsTheSecretOnce(t *testing.T) {
 			map[string]any{"reps": []any{map[string]any{"__typename": "User", "id": "user-create"}}}},
 	}
 	for _, rd := range reads {
-		res, raw := gqlRaw(t, r, "Bearer "+jwt, rd.query, rd.vars)
-		ok(t, res)
+		res := ok(t, r.GraphQL(t, jwt, rd.query, rd.vars))
+		raw := res.Body
 		if !strings.Contains(string(raw), c.ID) && rd.query != rateLimitQuery {
 			t.Errorf("read does not show the token at all: %s", raw)
 		}
@@ -108,7 +108,7 @@ func TestCreateExpiresAtInputForms(t *testing.T) {
 			var out struct {
 				C createdToken `json:"createPersonalAccessToken"`
 			}
-			decode(t, gql(t, r, jwt, tc.query, tc.vars), &out)
+			decode(t, r.GraphQL(t, jwt, tc.query, tc.vars), &out)
 			if out.C.ExpiresAt == nil || *out.C.ExpiresAt != tc.want {
 				t.Fatalf("expiresAt = %v, want %s", deref(out.C.ExpiresAt), tc.want)
 			}
@@ -129,7 +129,7 @@ func TestCreateExpiresAtInputForms(t *testing.T) {
 		var out struct {
 			C createdToken `json:"createPersonalAccessToken"`
 		}
-		decode(t, gql(t, r, jwt, createMutation, map[string]any{"name": "explicit null", "exp": nil}), &out)
+		decode(t, r.GraphQL(t, jwt, createMutation, map[string]any{"name": "explicit null", "exp": nil}), &out)
 		if c.ExpiresAt != nil || out.C.ExpiresAt != nil {
 			t.Fatalf("expiresAt = %v / %v, want null", deref(c.ExpiresAt), deref(out.C.ExpiresAt))
 		}
@@ -166,7 +166,7 @@ func TestCreateNames(t *testing.T) {
 			jwt := r.JWT("user-name-" + strings.ReplaceAll(label, " ", "-"))
 			mustCreate(t, r, jwt, "existing")
 			before := takeSnapshot(t, r, jwt)
-			res := gql(t, r, jwt, createMutation, createVars(name, nil))
+			res := r.GraphQL(t, jwt, createMutation, createVars(name, nil))
 			wantInputError(t, res, "INVALID_TOKEN_NAME")
 			wantNullData(t, res, "createPersonalAccessToken")
 			assertUnchanged(t, r, jwt, before)
@@ -229,7 +229,7 @@ func TestCreateRejectsBadExpiration(t *testing.T) {
 			jwt := r.JWT("user-badexp-" + strings.ReplaceAll(label, " ", "-"))
 			mustCreate(t, r, jwt, "existing")
 			before := takeSnapshot(t, r, jwt)
-			res := gql(t, r, jwt, createMutation, map[string]any{"name": "n", "exp": exp})
+			res := r.GraphQL(t, jwt, createMutation, map[string]any{"name": "n", "exp": exp})
 			wantInputError(t, res, "INVALID_EXPIRATION")
 			wantNullData(t, res, "createPersonalAccessToken")
 			assertUnchanged(t, r, jwt, before)
@@ -240,7 +240,7 @@ func TestCreateRejectsBadExpiration(t *testing.T) {
 		t.Parallel()
 		jwt := r.JWT("user-badexp-literal")
 		before := takeSnapshot(t, r, jwt)
-		res := gql(t, r, jwt, `mutation { createPersonalAccessToken(name: "n", expiresAt: "tomorrow") { id } }`, nil)
+		res := r.GraphQL(t, jwt, `mutation { createPersonalAccessToken(name: "n", expiresAt: "tomorrow") { id } }`, nil)
 		wantInputError(t, res, "INVALID_EXPIRATION")
 		assertUnchanged(t, r, jwt, before)
 	})
@@ -257,7 +257,7 @@ func TestCreateAcceptsExpiryTenCalendarYearsAhead(t *testing.T) {
 		time.Now().AddDate(10, 0, 0).Add(-time.Minute),
 	} {
 		exp = exp.Truncate(time.Millisecond)
-		res := gql(t, r, jwt, createMutation, map[string]any{"name": "decade", "exp": exp.Format(time.RFC3339Nano)})
+		res := r.GraphQL(t, jwt, createMutation, map[string]any{"name": "decade", "exp": exp.Format(time.RFC3339Nano)})
 		if len(res.Errors) > 0 {
 			t.Errorf("expiresAt %s (%.0f days ahead) refused: %+v", exp.Format(time.RFC3339), time.Until(exp).Hours()/24, res.Errors)
 		}
@@ -275,7 +275,7 @@ func TestDeleteToken(t *testing.T) {
 	var out struct {
 		Deleted bool `json:"deletePersonalAccessToken"`
 	}
-	decode(t, gql(t, r, jwt, deleteMutation, map[string]any{"id": a.ID}), &out)
+	decode(t, r.GraphQL(t, jwt, deleteMutation, map[string]any{"id": a.ID}), &out)
 	if !out.Deleted {
 		t.Fatal("deletePersonalAccessToken returned false")
 	}
@@ -300,7 +300,7 @@ func TestDeleteToken(t *testing.T) {
 	}
 
 	before := takeSnapshot(t, r, jwt)
-	res := gql(t, r, jwt, deleteMutation, map[string]any{"id": a.ID})
+	res := r.GraphQL(t, jwt, deleteMutation, map[string]any{"id": a.ID})
 	wantError(t, res, "NOT_FOUND")
 	wantNullData(t, res, "deletePersonalAccessToken")
 	assertUnchanged(t, r, jwt, before)
@@ -325,7 +325,7 @@ func TestOtherUsersTokensLookMissing(t *testing.T) {
 	// delete and rotate answer the same for someone else's token as for none.
 	type answer struct{ code, message string }
 	ask := func(query string, vars map[string]any, field string) answer {
-		res := gql(t, r, other, query, vars)
+		res := r.GraphQL(t, other, query, vars)
 		e := wantError(t, res, "NOT_FOUND")
 		wantNullData(t, res, field)
 		return answer{e.Code(), e.Message}
@@ -368,7 +368,7 @@ func TestRotateWithoutGrace(t *testing.T) {
 	var out struct {
 		C createdToken `json:"rotatePersonalAccessToken"`
 	}
-	decode(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 0}), &out)
+	decode(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 0}), &out)
 	n := out.C
 	if n.ID == old.ID || n.Name != old.Name || n.Token == old.Token || !tokenRE.MatchString(n.Token) {
 		t.Fatalf("rotated %+v from %+v: want a new id and secret, same name", n, old)
@@ -396,7 +396,7 @@ func TestRotateWithoutGrace(t *testing.T) {
 	}
 
 	// The old id is gone: rotating it again is NOT_FOUND.
-	wantError(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID}), "NOT_FOUND")
+	wantError(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID}), "NOT_FOUND")
 }
 
 func TestRotateDefaultGraceIsZero(t *testing.T) {
@@ -407,7 +407,7 @@ func TestRotateDefaultGraceIsZero(t *testing.T) {
 	var out struct {
 		C createdToken `json:"rotatePersonalAccessToken"`
 	}
-	decode(t, gql(t, r, jwt, `mutation($id: ID!) { rotatePersonalAccessToken(id: $id) { `+createdFields+` } }`,
+	decode(t, r.GraphQL(t, jwt, `mutation($id: ID!) { rotatePersonalAccessToken(id: $id) { `+createdFields+` } }`,
 		map[string]any{"id": old.ID}), &out)
 	if l := listAll(t, r, jwt); l.TotalCount != 1 || l.Data[0].ID != out.C.ID {
 		t.Fatalf("after rotation with the default grace: %v, want only %s", l.ids(), out.C.ID)
@@ -425,7 +425,7 @@ func TestRotateWithGrace(t *testing.T) {
 	var out struct {
 		C createdToken `json:"rotatePersonalAccessToken"`
 	}
-	decode(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 3600}), &out)
+	decode(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 3600}), &out)
 	n := out.C
 	if n.ID == old.ID || n.Name != "deploy" || n.Token == old.Token || n.ExpiresAt != nil {
 		t.Fatalf("rotated %+v from %+v", n, old)
@@ -451,7 +451,7 @@ func TestRotateWithGrace(t *testing.T) {
 
 	// The longest grace, 7 days, is allowed.
 	other := mustCreate(t, r, jwt, "week")
-	decode(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": other.ID, "grace": 604800}), &out)
+	decode(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": other.ID, "grace": 604800}), &out)
 	o = listAll(t, r, jwt).find(other.ID)
 	if o == nil || o.ExpiresAt == nil {
 		t.Fatalf("old token after a 7-day grace: %+v", o)
@@ -465,7 +465,7 @@ func TestRotateGraceNeverExtendsOldExpiry(t *testing.T) {
 	jwt := r.JWT("user-rotshort")
 	exp := msUTC(time.Now().Add(10 * time.Minute))
 	old := mustCreateExp(t, r, jwt, "short", exp)
-	ok(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 3600}))
+	ok(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID, "grace": 3600}))
 	o := listAll(t, r, jwt).find(old.ID)
 	if o == nil || o.ExpiresAt == nil || *o.ExpiresAt != exp {
 		t.Fatalf("old token after rotation with a grace longer than its life: %+v, want expiresAt %s", o, exp)
@@ -491,7 +491,7 @@ func TestRotateRejectsBadGrace(t *testing.T) {
 			jwt := r.JWT("user-badgrace-" + strings.ReplaceAll(label, " ", "-"))
 			tok := mustCreate(t, r, jwt, "k")
 			before := takeSnapshot(t, r, jwt)
-			res := gql(t, r, jwt, rotateMutation, map[string]any{"id": tok.ID, "grace": grace})
+			res := r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": tok.ID, "grace": grace})
 			wantInputError(t, res, "")
 			wantNullData(t, res, "rotatePersonalAccessToken")
 			assertUnchanged(t, r, jwt, before)
@@ -514,7 +514,7 @@ func TestRotateExpiry(t *testing.T) {
 		var out struct {
 			C createdToken `json:"rotatePersonalAccessToken"`
 		}
-		decode(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID}), &out)
+		decode(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID}), &out)
 		if out.C.ExpiresAt == nil || *out.C.ExpiresAt != exp {
 			t.Fatalf("rotated expiresAt = %s, want the old %s", deref(out.C.ExpiresAt), exp)
 		}
@@ -531,7 +531,7 @@ func TestRotateExpiry(t *testing.T) {
 		var out struct {
 			C createdToken `json:"rotatePersonalAccessToken"`
 		}
-		decode(t, gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID, "exp": newExp.UnixMilli()}), &out)
+		decode(t, r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID, "exp": newExp.UnixMilli()}), &out)
 		if deref(out.C.ExpiresAt) != msUTC(newExp) {
 			t.Fatalf("rotated expiresAt = %s, want %s", deref(out.C.ExpiresAt), msUTC(newExp))
 		}
@@ -547,7 +547,7 @@ func TestRotateExpiry(t *testing.T) {
 			"tomorrow",
 		} {
 			before := takeSnapshot(t, r, jwt)
-			res := gql(t, r, jwt, rotateMutation, map[string]any{"id": old.ID, "exp": exp, "grace": 60})
+			res := r.GraphQL(t, jwt, rotateMutation, map[string]any{"id": old.ID, "exp": exp, "grace": 60})
 			wantInputError(t, res, "INVALID_EXPIRATION")
 			assertUnchanged(t, r, jwt, before)
 		}

@@ -121,7 +121,7 @@ func TestListDefaultPageSizeIs100(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res, _, err := doGraphQL(r.URL, "Bearer "+jwt, createMutation, createVars(fmt.Sprintf("t%d", i), nil))
+			res, err := r.PostGraphQL("Bearer "+jwt, createMutation, createVars(fmt.Sprintf("t%d", i), nil))
 			if err == nil && len(res.Errors) > 0 {
 				err = fmt.Errorf("create: %+v", res.Errors)
 			}
@@ -155,7 +155,7 @@ func TestListDefaultPageSizeIs100(t *testing.T) {
 			L tokenList `json:"personalAccessTokens"`
 		} `json:"_entities"`
 	}
-	decode(t, gql(t, r, jwt, `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { personalAccessTokens { data { id } totalCount pageInfo { hasNextPage } } } } }`,
+	decode(t, r.GraphQL(t, jwt, `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { personalAccessTokens { data { id } totalCount pageInfo { hasNextPage } } } } }`,
 		map[string]any{"reps": []any{map[string]any{"__typename": "User", "id": "user-default-page"}}}), &out)
 	if len(out.E) != 1 || len(out.E[0].L.Data) != 100 || !out.E[0].L.PageInfo.HasNextPage || out.E[0].L.TotalCount != 101 {
 		t.Fatalf("User.personalAccessTokens default page: %+v", out.E)
@@ -165,8 +165,8 @@ func TestListDefaultPageSizeIs100(t *testing.T) {
 func TestListEmpty(t *testing.T) {
 	t.Parallel()
 	r := startReplica(t)
-	res, raw := gqlRaw(t, r, "Bearer "+r.JWT("user-empty"), listQuery, nil)
-	ok(t, res)
+	res := ok(t, r.GraphQL(t, r.JWT("user-empty"), listQuery, nil))
+	raw := res.Body
 	var out struct {
 		L tokenList `json:"personalAccessTokens"`
 	}
@@ -203,14 +203,14 @@ func TestListRejectsBadPagination(t *testing.T) {
 	for label, vars := range cases {
 		t.Run(label, func(t *testing.T) {
 			t.Parallel()
-			res := gql(t, r, jwt, listQuery, vars)
+			res := r.GraphQL(t, jwt, listQuery, vars)
 			wantInputError(t, res, "")
 			wantNullData(t, res, "personalAccessTokens")
 		})
 	}
 	t.Run("on the User entity", func(t *testing.T) {
 		t.Parallel()
-		res := gql(t, r, jwt, `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { personalAccessTokens(first: 0) { totalCount } } } }`,
+		res := r.GraphQL(t, jwt, `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { personalAccessTokens(first: 0) { totalCount } } } }`,
 			map[string]any{"reps": []any{map[string]any{"__typename": "User", "id": "user-badpage"}}})
 		wantInputError(t, res, "")
 	})
@@ -247,7 +247,7 @@ func TestPersonalAccessTokenByID(t *testing.T) {
 
 	// Someone else's token and a missing one: null, and no error.
 	for _, id := range []string{c.ID, "01936c5e-0000-7000-8000-000000000000"} {
-		res := gql(t, r, r.JWT("user-get-other"), getQuery, map[string]any{"id": id})
+		res := r.GraphQL(t, r.JWT("user-get-other"), getQuery, map[string]any{"id": id})
 		ok(t, res)
 		if string(res.Data) != `{"personalAccessToken":null}` {
 			t.Fatalf("personalAccessToken(%s) for another user = %s, want null", id, res.Data)
@@ -260,8 +260,8 @@ func TestPersonalAccessTokenByID(t *testing.T) {
 func TestServiceSDLNeedsNoAuth(t *testing.T) {
 	t.Parallel()
 	r := startReplica(t)
-	for _, authz := range []string{"", "Bearer not-a-token", "Bearer " + r.JWT("user-sdl")} {
-		res, _ := gqlRaw(t, r, authz, `{ _service { sdl } }`, nil)
+	for _, bearer := range []string{"", "not-a-token", r.JWT("user-sdl")} {
+		res := r.GraphQL(t, bearer, `{ _service { sdl } }`, nil)
 		var out struct {
 			S struct {
 				SDL string `json:"sdl"`
@@ -275,7 +275,7 @@ func TestServiceSDLNeedsNoAuth(t *testing.T) {
 			"federation/v2",
 		} {
 			if !strings.Contains(out.S.SDL, want) {
-				t.Errorf("Authorization %q: sdl lacks %q", authz, want)
+				t.Errorf("bearer %.20q: sdl lacks %q", bearer, want)
 			}
 		}
 	}
@@ -318,7 +318,7 @@ func TestEntitiesResolveInOneQuery(t *testing.T) {
 	var out struct {
 		E []*tokenEntity `json:"_entities"`
 	}
-	decode(t, gql(t, r, jwt, tokenEntitiesQuery, map[string]any{"reps": tokenReps(order...)}), &out)
+	decode(t, r.GraphQL(t, jwt, tokenEntitiesQuery, map[string]any{"reps": tokenReps(order...)}), &out)
 	if n := r.Queries(batchSQL) - before; n != 1 {
 		t.Fatalf("%d statements containing %q for one _entities batch, want 1", n, batchSQL)
 	}
@@ -345,7 +345,7 @@ func TestEntitiesResolveInOneQuery(t *testing.T) {
 		many = append(many, mine[i%len(mine)])
 	}
 	before = r.Queries(batchSQL)
-	decode(t, gql(t, r, jwt, tokenEntitiesQuery, map[string]any{"reps": tokenReps(many...)}), &out)
+	decode(t, r.GraphQL(t, jwt, tokenEntitiesQuery, map[string]any{"reps": tokenReps(many...)}), &out)
 	if n := r.Queries(batchSQL) - before; n != 1 {
 		t.Fatalf("%d statements for 50 representations, want 1", n)
 	}
@@ -360,7 +360,7 @@ func TestEntitiesWithoutAuthAreNull(t *testing.T) {
 	t.Parallel()
 	r := startReplica(t)
 	ids := createMany(t, r, r.JWT("user-ent-noauth"), "t", 2)
-	res := gql(t, r, "", tokenEntitiesQuery, map[string]any{"reps": tokenReps(ids...)})
+	res := r.GraphQL(t, "", tokenEntitiesQuery, map[string]any{"reps": tokenReps(ids...)})
 	ok(t, res)
 	if string(res.Data) != `{"_entities":[null,null]}` {
 		t.Fatalf("_entities without Authorization = %s, want [null,null]", res.Data)
@@ -384,14 +384,14 @@ func TestUserEntity(t *testing.T) {
 		} `json:"_entities"`
 	}
 	reps := map[string]any{"reps": []any{map[string]any{"__typename": "User", "id": "user-u"}}}
-	decode(t, gql(t, r, jwt, q, reps), &out)
+	decode(t, r.GraphQL(t, jwt, q, reps), &out)
 	if len(out.E) != 1 || out.E[0].ID != "user-u" || out.E[0].Typename != "User" || out.E[0].L == nil ||
 		out.E[0].L.TotalCount != 3 || len(out.E[0].L.Data) != 2 || out.E[0].L.Data[0].User.ID != "user-u" {
 		t.Fatalf("User entity for the caller: %+v", out.E)
 	}
 
 	// Another user's tokens: the entity resolves, its token list is null with FORBIDDEN.
-	res := gql(t, r, r.JWT("user-u-other"), q, reps)
+	res := r.GraphQL(t, r.JWT("user-u-other"), q, reps)
 	e := wantError(t, res, "FORBIDDEN")
 	if len(e.Path) == 0 || e.Path[len(e.Path)-1] != "personalAccessTokens" {
 		t.Errorf("FORBIDDEN error path = %v, want …personalAccessTokens", e.Path)
@@ -404,7 +404,7 @@ func TestUserEntity(t *testing.T) {
 	}
 
 	// Without authentication the list is refused as UNAUTHENTICATED.
-	res = gql(t, r, "", q, reps)
+	res = r.GraphQL(t, "", q, reps)
 	wantError(t, res, "UNAUTHENTICATED")
 	if err := json.Unmarshal(res.Data, &out); err != nil || len(out.E) != 1 || out.E[0].L != nil {
 		t.Fatalf("User entity without auth: %s", res.Data)
@@ -415,7 +415,7 @@ func TestUserEntity(t *testing.T) {
 	var mixed struct {
 		E []map[string]any `json:"_entities"`
 	}
-	decode(t, gql(t, r, jwt, `query($reps: [_Any!]!) { _entities(representations: $reps) {
+	decode(t, r.GraphQL(t, jwt, `query($reps: [_Any!]!) { _entities(representations: $reps) {
   __typename ... on User { id } ... on PersonalAccessToken { id } } }`,
 		map[string]any{"reps": []any{
 			map[string]any{"__typename": "PersonalAccessToken", "id": own},

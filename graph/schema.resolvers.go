@@ -125,7 +125,7 @@ func (r *queryResolver) PersonalAccessTokenEvents(ctx context.Context, first *in
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Tokens.Events(ctx, p, eventPageSize(first), deref(after))
+	page, err := r.Tokens.SecurityLog(ctx, p, eventPageSize(first), deref(after))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -93,10 +94,42 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var (
-		tokens   []legacy.Token
-		rejected int
-	)
+	m, closeDB, err := maintenance(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	p := importProgress{out: stderr, file: *file, start: time.Now(), every: importProgressEvery}
+	if err := importRows(ctx, r, m, &p); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d, skipped %d (already present), rejected %d\n", p.imported, p.skipped, p.rejected)
+	if p.rejected > 0 {
+		return fmt.Errorf("%d rows were rejected", p.rejected)
+	}
+	return nil
+}
+
+// importProgressEvery is how often a long import reports progress.
+const importProgressEvery = 5 * time.Second
+
+// importRows streams r into the store a batch at a time, so memory stays
+// bounded whatever the file's size.
+func importRows(ctx context.Context, r *legacy.Reader, m *pat.Maintenance, p *importProgress) error {
+	batch := make([]legacy.Token, 0, pat.ImportBatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, skipped, err := m.Import(ctx, batch)
+		if err != nil {
+			return err
+		}
+		p.imported, p.skipped = p.imported+n, p.skipped+skipped
+		batch = batch[:0]
+		p.report()
+		return nil
+	}
 	for {
 		t, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -104,27 +137,44 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		var rowErr *legacy.RowError
 		if errors.As(err, &rowErr) {
-			fmt.Fprintf(stderr, "%s: rejected %s\n", *file, rowErr)
-			rejected++
+			fmt.Fprintf(p.out, "%s: rejected %s\n", p.file, rowErr)
+			p.rejected++
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		tokens = append(tokens, t)
+		if batch = append(batch, t); len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	m, closeDB, err := maintenance(ctx)
-	if err != nil {
-		return err
+	return flush()
+}
+
+// importProgress counts an import's rows and reports them to out at most
+// every so often.
+type importProgress struct {
+	out                         io.Writer
+	file                        string
+	start, last                 time.Time
+	every                       time.Duration
+	imported, skipped, rejected int
+}
+
+// report prints the counts when the last report (or the start) is more than
+// p.every ago.
+func (p *importProgress) report() {
+	now := time.Now()
+	if p.last.IsZero() {
+		p.last = p.start
 	}
-	defer closeDB()
-	imported, skipped, err := m.Import(ctx, tokens)
-	if err != nil {
-		return err
+	if now.Sub(p.last) < p.every {
+		return
 	}
-	fmt.Fprintf(stdout, "imported %d, skipped %d (already present), rejected %d\n", imported, skipped, rejected)
-	if rejected > 0 {
-		return fmt.Errorf("%d rows were rejected", rejected)
-	}
-	return nil
+	p.last = now
+	done := p.imported + p.skipped + p.rejected
+	rate := float64(done) / max(now.Sub(p.start).Seconds(), 0.001)
+	fmt.Fprintf(p.out, "%s: %d rows done (%.0f rows/s), %d rejected so far\n", p.file, done, rate, p.rejected)
 }

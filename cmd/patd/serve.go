@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,9 +38,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
 		return err
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer metricsLn.Close()
 	}
 	if cfg.Development() {
 		if err := printDevelopmentHelp(stdout, cfg); err != nil {
@@ -49,7 +56,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log.Info("patd listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
-	return srv.Serve(ctx, ln)
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	metricsDone := make(chan struct{})
+	if metricsLn != nil {
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
+		go func() {
+			defer close(metricsDone)
+			// The service goes on without its metrics: losing them is no
+			// reason to refuse validations.
+			if err := srv.ServeMetrics(metricsCtx, metricsLn); err != nil {
+				log.Error("metrics listener failed", "error", err)
+			}
+		}()
+	} else {
+		close(metricsDone)
+	}
+	err = srv.Serve(ctx, ln)
+	stopMetrics()
+	<-metricsDone
+	return err
 }
 
 // tracing sets up OpenTelemetry as the OTEL_* variables say. It returns the

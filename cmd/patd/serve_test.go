@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -81,6 +82,70 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	if !strings.Contains(out.String(), "export JWT=") {
 		t.Errorf("development mode printed no dev JWT:\n%s", out.String())
 	}
+}
+
+// BIND_ADDR chooses the address the HTTP port listens on, and METRICS_ADDR
+// moves /metrics off it onto a listener of its own: the public port then
+// answers 404, in JSON like every other answer.
+func TestServeBindAndMetricsAddr(t *testing.T) {
+	cleanEnv(t, pattest.Database(t))
+	port, metricsPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	t.Setenv("PORT", port)
+	t.Setenv("PATD_ENV", "development")
+	// Another loopback address (Linux routes all of 127/8 to lo), so that
+	// the default address 127.0.0.1 can be seen not to listen.
+	t.Setenv("BIND_ADDR", "127.0.0.2")
+	t.Setenv("METRICS_ADDR", "127.0.0.1:"+metricsPort)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve ended with %v", err)
+		}
+	})
+
+	public := "http://127.0.0.2:" + port
+	pattest.Eventually(t, 20*time.Second, func() (bool, string) {
+		resp, err := http.Get(public + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	if resp, err := http.Get("http://127.0.0.1:" + port + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("BIND_ADDR=127.0.0.2, yet 127.0.0.1:%s answers %s", port, resp.Status)
+	}
+
+	status, ctype, body := get(t, public+"/metrics")
+	if status != http.StatusNotFound || !strings.HasPrefix(ctype, "application/json") || strings.Contains(body, "patd_") {
+		t.Errorf("public /metrics with METRICS_ADDR set: %d %s %.200s", status, ctype, body)
+	}
+	status, _, body = get(t, "http://127.0.0.1:"+metricsPort+"/metrics")
+	if status != http.StatusOK || !strings.Contains(body, "patd_db_pool_max_connections") {
+		t.Errorf("METRICS_ADDR /metrics: %d %.200s", status, body)
+	}
+	status, ctype, _ = get(t, "http://127.0.0.1:"+metricsPort+"/graphql")
+	if status != http.StatusNotFound || !strings.HasPrefix(ctype, "application/json") {
+		t.Errorf("METRICS_ADDR serves more than /metrics: /graphql answers %d %s", status, ctype)
+	}
+}
+
+func get(t *testing.T, url string) (status int, contentType, body string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
 // slowReader delays the first read, keeping a request in flight.

@@ -61,7 +61,7 @@ type PersonalAccessTokenEvent struct {
 	TokenID string `json:"tokenId"`
 	// The token's name; null when patd no longer knows it.
 	TokenName *string `json:"tokenName,omitempty"`
-	// Who did it: the user's own id, or service (a backend holding the service secret), system (patd itself), import.
+	// Who did it: the user's own id, or service (a backend holding the service secret), system (patd itself), import, github-secret-scanning, gitlab-secret-detection.
 	Actor     string    `json:"actor"`
 	CreatedAt time.Time `json:"createdAt"`
 	// The address the change came from, as patd saw it; null when there was no request (cleanup, import).

@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,7 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/alternatefutures/patd/internal/token"
+	"github.com/alternatefutures/patd/internal/metrics"
 )
 
 // Method is how a caller authenticated.
@@ -68,9 +70,28 @@ type JWTConfig struct {
 // Leeway is the clock skew tolerated on exp, nbf and iat.
 const Leeway = 5 * time.Second
 
+// FailureLimiter counts failed authentications per client address: Allow
+// counts one, Exhausted tells, without counting, whether none is left.
+type FailureLimiter interface {
+	Allow(key string, now time.Time) (retryAfter time.Duration, ok bool)
+	Exhausted(key string, now time.Time) (retryAfter time.Duration, exhausted bool)
+}
+
+// TooManyFailuresError refuses, without checking them, the credentials of a
+// client address that presented bad ones too often, for RetryAfter.
+type TooManyFailuresError struct {
+	RetryAfter time.Duration
+}
+
+func (e *TooManyFailuresError) Error() string {
+	return "auth: too many failed authentications from this address"
+}
+
 // Authenticator authenticates requests by session JWT, sdk-access JWT or PAT.
 type Authenticator struct {
-	secret []byte
+	failures FailureLimiter   // nil: not limited
+	metrics  *metrics.Metrics // may be nil
+	secret   []byte
 	// session checks issuer and audience; sdk the others, which carry neither.
 	session *jwt.Parser
 	sdk     *jwt.Parser
@@ -83,6 +104,9 @@ func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
+		// A JWT issued in the future (beyond the leeway) comes from a clock
+		// nobody should trust, or was forged to look newer than it is.
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(Leeway),
 	}
 	sdk := jwt.NewParser(opts...)
@@ -95,17 +119,23 @@ func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
 	return &Authenticator{secret: cfg.Secret, session: jwt.NewParser(opts...), sdk: sdk, tokens: tokens}
 }
 
+// LimitFailures makes Middleware count failed authentications per client
+// address in l, and refuse an address that has none left; m counts them.
+func (a *Authenticator) LimitFailures(l FailureLimiter, m *metrics.Metrics) *Authenticator {
+	a.failures, a.metrics = l, m
+	return a
+}
+
 // Authenticate checks the value of an Authorization header.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	if header == "" {
 		return Principal{}, ErrNoCredentials
 	}
-	scheme, cred, ok := strings.Cut(header, " ")
-	cred = strings.TrimSpace(cred)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+	cred := bearer(header)
+	if cred == "" {
 		return Principal{}, ErrInvalidCredentials
 	}
-	if token.LooksLikeToken(cred) {
+	if !looksLikeJWT(cred) {
 		userID, tokenID, err := a.tokens.CheckToken(ctx, cred)
 		if err != nil {
 			return Principal{}, err
@@ -113,14 +143,71 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 		return Principal{UserID: userID, Method: PersonalAccessToken, TokenID: tokenID, Authorization: header}, nil
 	}
 	p, err := a.jwt(cred)
+	if err != nil {
+		return Principal{}, err
+	}
 	p.Authorization = header
-	return p, err
+	return p, nil
 }
 
 type sessionClaims struct {
 	jwt.RegisteredClaims
 	UserID string `json:"userId"`
 	Type   string `json:"type"`
+	// hasType is whether the claims have a "type" at all: when present, even
+	// empty or null, it must be "access".
+	hasType bool
+}
+
+// UnmarshalJSON reads the claims more strictly than the jwt library: exp, nbf
+// and iat must be JSON numbers (RFC 7519 NumericDate), where the library
+// would also read a string holding a number, or take null for absent.
+func (c *sessionClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[name]; ok && !isJSONNumber(v) {
+			return fmt.Errorf("claim %s is not a number", name)
+		}
+	}
+	_, c.hasType = raw["type"]
+	type plain sessionClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// isJSONNumber reports whether v, a valid JSON value, is a number.
+func isJSONNumber(v json.RawMessage) bool {
+	return len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9')
+}
+
+// bearer is the credential of a "Bearer <credential>" header, or "".
+func bearer(header string) string {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(cred)
+}
+
+// looksLikeJWT reports whether s has a JWT's shape: three segments, the first
+// a base64url JSON header naming an algorithm. Anything else is checked as a
+// personal access token, so that every token /validate accepts, imported
+// legacy ones included, authenticates GraphQL and REST alike.
+func looksLikeJWT(s string) bool {
+	header, rest, ok := strings.Cut(s, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(b, &h) == nil && h.Alg != ""
 }
 
 // JWT types ("type" claim) patd accepts.
@@ -137,13 +224,21 @@ func (a *Authenticator) jwt(raw string) (Principal, error) {
 	if peekType(raw) == typeSDKAccess {
 		parser, method = a.sdk, SDKAccess
 	}
-	_, err := parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
+	_, err := parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		// "crit" names header extensions the recipient must understand;
+		// patd implements none, so RFC 7515 (4.1.11) says refuse.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("crit header")
+		}
+		return a.secret, nil
+	})
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
 	}
 	switch {
 	case method == SDKAccess && c.Type == typeSDKAccess:
-	case method == Session && (c.Type == "" || c.Type == typeAccess):
+	// A session JWT's type, when present (even empty or null), is "access".
+	case method == Session && (!c.hasType || c.Type == typeAccess):
 	default:
 		return Principal{}, fmt.Errorf("%w: token type %q", ErrInvalidCredentials, c.Type)
 	}

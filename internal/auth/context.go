@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
+
+	"github.com/alternatefutures/patd/internal/requestinfo"
 )
 
 type ctxKey struct{}
@@ -32,11 +35,35 @@ func NewContext(ctx context.Context, p Principal, err error) context.Context {
 // outcome for FromContext. It refuses nothing itself: some operations (the
 // federation schema, entity lookups) need no caller, so refusing is left to
 // whatever the request asks for.
+//
+// A client address that failed too often (LimitFailures) has its tokens
+// refused unchecked until its window ends: their outcome is a
+// *TooManyFailuresError.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		p, err := a.authenticateFrom(r.Context(), requestinfo.FromContext(r.Context()).ClientIP, r.Header.Get("Authorization"))
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p, err)))
 	})
+}
+
+func (a *Authenticator) authenticateFrom(ctx context.Context, clientIP, header string) (Principal, error) {
+	if a.failures == nil || header == "" {
+		return a.Authenticate(ctx, header)
+	}
+	now := time.Now()
+	// Over the limit, tokens are refused unchecked: a guessed token with a
+	// valid checksum would cost a lookup. A JWT costs no I/O to check, so
+	// users signed in behind the same address keep working.
+	if wait, over := a.failures.Exhausted(clientIP, now); over && !looksLikeJWT(bearer(header)) {
+		a.metrics.AuthFailure("refused")
+		return Principal{}, &TooManyFailuresError{RetryAfter: wait}
+	}
+	p, err := a.Authenticate(ctx, header)
+	if errors.Is(err, ErrInvalidCredentials) {
+		a.metrics.AuthFailure("invalid")
+		a.failures.Allow(clientIP, now)
+	}
+	return p, err
 }
 
 // OptionalFromContext is FromContext for operations open to anonymous

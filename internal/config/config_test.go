@@ -19,10 +19,16 @@ func lookup(env map[string]string) func(string) (string, bool) {
 	}
 }
 
+// Secrets long enough for production (MinSecretLength bytes).
+const (
+	jwtSecret     = "jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	serviceSecret = "service-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+)
+
 // withSecrets returns env plus both required secrets, so that production
 // configurations load.
 func withSecrets(env map[string]string) map[string]string {
-	out := map[string]string{"JWT_SECRET": "jwt-secret", "AUTH_SERVICE_SECRET": "service-secret"}
+	out := map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": serviceSecret}
 	for k, v := range env {
 		out[k] = v
 	}
@@ -61,7 +67,7 @@ func TestDefaults(t *testing.T) {
 		{"TokenPrefix const", c.TokenPrefix, token.PrefixLive},
 		{"JWTIssuer", c.JWTIssuer, "alternatefutures-auth"},
 		{"JWTAudience", c.JWTAudience, "alternatefutures-app"},
-		{"JWTSecret", string(c.JWTSecret), "jwt-secret"},
+		{"JWTSecret", string(c.JWTSecret), jwtSecret},
 		{"ServiceSecrets", len(c.ServiceSecrets), 1},
 		{"TrustedProxies", len(c.TrustedProxies), 0},
 		{"Generated", len(c.Generated), 0},
@@ -142,13 +148,13 @@ func TestProductionRequiresSecrets(t *testing.T) {
 		missing []string
 	}{
 		{"both unset", map[string]string{}, []string{"JWT_SECRET", "AUTH_SERVICE_SECRET"}},
-		{"no JWT_SECRET", map[string]string{"AUTH_SERVICE_SECRET": "s"}, []string{"JWT_SECRET"}},
-		{"no AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": "s"}, []string{"AUTH_SERVICE_SECRET"}},
-		{"empty JWT_SECRET", map[string]string{"JWT_SECRET": "", "AUTH_SERVICE_SECRET": "s"}, []string{"JWT_SECRET"}},
-		{"empty AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": "s", "AUTH_SERVICE_SECRET": ""}, []string{"AUTH_SERVICE_SECRET"}},
-		{"blank JWT_SECRET", map[string]string{"JWT_SECRET": "   ", "AUTH_SERVICE_SECRET": "s"}, []string{"JWT_SECRET"}},
-		{"only commas in AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": "s", "AUTH_SERVICE_SECRET": " , ,"}, []string{"AUTH_SERVICE_SECRET"}},
-		{"explicit production", map[string]string{"PATD_ENV": "production", "JWT_SECRET": "s"}, []string{"AUTH_SERVICE_SECRET"}},
+		{"no JWT_SECRET", map[string]string{"AUTH_SERVICE_SECRET": serviceSecret}, []string{"JWT_SECRET"}},
+		{"no AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": jwtSecret}, []string{"AUTH_SERVICE_SECRET"}},
+		{"empty JWT_SECRET", map[string]string{"JWT_SECRET": "", "AUTH_SERVICE_SECRET": serviceSecret}, []string{"JWT_SECRET"}},
+		{"empty AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": ""}, []string{"AUTH_SERVICE_SECRET"}},
+		{"blank JWT_SECRET", map[string]string{"JWT_SECRET": "   ", "AUTH_SERVICE_SECRET": serviceSecret}, []string{"JWT_SECRET"}},
+		{"only commas in AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": " , ,"}, []string{"AUTH_SERVICE_SECRET"}},
+		{"explicit production", map[string]string{"PATD_ENV": "production", "JWT_SECRET": jwtSecret}, []string{"AUTH_SERVICE_SECRET"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Load(lookup(tc.env))
@@ -173,17 +179,69 @@ func TestProductionRequiresSecrets(t *testing.T) {
 }
 
 func TestServiceSecretList(t *testing.T) {
-	c := mustLoad(t, map[string]string{"JWT_SECRET": "j", "AUTH_SERVICE_SECRET": "a, b ,c"})
+	a, b, cc := strings.Repeat("a", 32), strings.Repeat("b", 40), strings.Repeat("c", 64)
+	c := mustLoad(t, map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": a + ", " + b + " ," + cc})
 	var got []string
 	for _, s := range c.ServiceSecrets {
 		got = append(got, string(s))
 	}
-	if !slices.Equal(got, []string{"a", "b", "c"}) {
-		t.Errorf("ServiceSecrets = %q, want [a b c]", got)
+	if !slices.Equal(got, []string{a, b, cc}) {
+		t.Errorf("ServiceSecrets = %q, want [a… b… c…]", got)
 	}
-	c = mustLoad(t, map[string]string{"JWT_SECRET": "j", "AUTH_SERVICE_SECRET": "one,,two,"})
+	c = mustLoad(t, map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": a + ",," + b + ","})
 	if len(c.ServiceSecrets) != 2 {
 		t.Errorf("empty entries kept: %q", c.ServiceSecrets)
+	}
+}
+
+// In production a secret shorter than 32 bytes is refused, naming the
+// variable and never showing the secret: an HS256 key or a service secret
+// that short can be guessed offline from one signed JWT, or online.
+func TestProductionRequiresLongSecrets(t *testing.T) {
+	short := strings.Repeat("s", MinSecretLength-1)
+	exact := strings.Repeat("e", MinSecretLength)
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		refused []string // variables the error must name; none: loads
+	}{
+		{"short JWT_SECRET", map[string]string{"JWT_SECRET": short, "AUTH_SERVICE_SECRET": serviceSecret}, []string{"JWT_SECRET"}},
+		{"short AUTH_SERVICE_SECRET", map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": short}, []string{"AUTH_SERVICE_SECRET"}},
+		{"one short AUTH_SERVICE_SECRET of two", map[string]string{"JWT_SECRET": jwtSecret, "AUTH_SERVICE_SECRET": serviceSecret + "," + short}, []string{"AUTH_SERVICE_SECRET"}},
+		{"both short", map[string]string{"JWT_SECRET": short, "AUTH_SERVICE_SECRET": short}, []string{"JWT_SECRET", "AUTH_SERVICE_SECRET"}},
+		{"short once trimmed", map[string]string{"JWT_SECRET": "  " + short + "  ", "AUTH_SERVICE_SECRET": serviceSecret}, []string{"JWT_SECRET"}},
+		{"exactly 32 bytes", map[string]string{"JWT_SECRET": exact, "AUTH_SERVICE_SECRET": exact}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(lookup(tc.env))
+			if len(tc.refused) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("loaded in production with a short secret (%d-byte JWT secret)", len(c.JWTSecret))
+			}
+			for _, name := range tc.refused {
+				if !strings.Contains(err.Error(), name+":") {
+					t.Errorf("error %q does not name %s", err, name)
+				}
+			}
+			for _, name := range []string{"JWT_SECRET", "AUTH_SERVICE_SECRET"} {
+				if !slices.Contains(tc.refused, name) && strings.Contains(err.Error(), name+":") {
+					t.Errorf("error %q names %s, which is long enough", err, name)
+				}
+			}
+			if strings.Contains(err.Error(), short) {
+				t.Errorf("error %q shows the secret", err)
+			}
+		})
+	}
+	// Development takes what it is given: it never guards anything real.
+	c := mustLoad(t, map[string]string{"PATD_ENV": "development", "JWT_SECRET": "j", "AUTH_SERVICE_SECRET": "a"})
+	if string(c.JWTSecret) != "j" || len(c.ServiceSecrets) != 1 || string(c.ServiceSecrets[0]) != "a" {
+		t.Errorf("development with short secrets: %q %q", c.JWTSecret, c.ServiceSecrets)
 	}
 }
 
@@ -261,6 +319,43 @@ func TestAllErrorsReported(t *testing.T) {
 	for _, name := range []string{"PORT", "TOKEN_ENV", "REDIS_URL", "JWT_SECRET", "AUTH_SERVICE_SECRET"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+// BIND_ADDR chooses the interface the HTTP port listens on (all by default);
+// METRICS_ADDR, when set, gives /metrics a listener of its own.
+func TestListenAddresses(t *testing.T) {
+	c := mustLoad(t, withSecrets(nil))
+	if c.BindAddr != "" || c.MetricsAddr != "" || c.ListenAddr() != ":8080" {
+		t.Errorf("defaults: BindAddr %q, MetricsAddr %q, ListenAddr %q; want all interfaces, /metrics on the HTTP port",
+			c.BindAddr, c.MetricsAddr, c.ListenAddr())
+	}
+	for _, tc := range []struct{ bind, port, metrics, listen string }{
+		{"127.0.0.1", "9000", "127.0.0.1:9090", "127.0.0.1:9000"},
+		{"::1", "", ":9090", "[::1]:8080"},
+		{" 10.1.2.3 ", "", "[::1]:9090", "10.1.2.3:8080"},
+		{"0.0.0.0", "", "", "0.0.0.0:8080"},
+	} {
+		c := mustLoad(t, withSecrets(map[string]string{"BIND_ADDR": tc.bind, "PORT": tc.port, "METRICS_ADDR": tc.metrics}))
+		if c.ListenAddr() != tc.listen || c.MetricsAddr != tc.metrics {
+			t.Errorf("BIND_ADDR=%q PORT=%q METRICS_ADDR=%q: listen %q, metrics %q; want %q, %q",
+				tc.bind, tc.port, tc.metrics, c.ListenAddr(), c.MetricsAddr, tc.listen, tc.metrics)
+		}
+	}
+	for _, tc := range []struct{ name, value string }{
+		{"BIND_ADDR", "localhost:8080"},
+		{"BIND_ADDR", "300.1.1.1"},
+		{"BIND_ADDR", "example.com"},
+		{"METRICS_ADDR", "9090"},
+		{"METRICS_ADDR", "127.0.0.1"},
+		{"METRICS_ADDR", "127.0.0.1:99999"},
+		{"METRICS_ADDR", "127.0.0.1:http"},
+		{"METRICS_ADDR", "nohost.example:9090"},
+	} {
+		c, err := Load(lookup(withSecrets(map[string]string{tc.name: tc.value})))
+		if err == nil || !strings.Contains(err.Error(), tc.name+":") {
+			t.Errorf("%s=%q: config %v, error %v; want an error naming %s", tc.name, tc.value, c != nil, err, tc.name)
 		}
 	}
 }

@@ -23,7 +23,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/alternatefutures/patd/internal/config"
+	"github.com/alternatefutures/patd/internal/legacy"
 	"github.com/alternatefutures/patd/internal/pattest"
+	"github.com/alternatefutures/patd/internal/token"
 )
 
 // fakeAuthService stands in for the auth service's GET /organizations/{id}:
@@ -485,29 +487,29 @@ func TestWebAppApprovesThroughGraphQL(t *testing.T) {
 	s := cliStart(t, r)
 	const m = `mutation($id: ID!, $name: String) { approveCliLogin(verificationSessionId: $id, name: $name) }`
 	var out struct{ ApproveCliLogin bool }
-	r.GraphQL(r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID, "name": "my laptop"}).OK(t).Decode(t, &out)
+	r.GraphQL(t, r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID, "name": "my laptop"}).OK(t).Decode(t, &out)
 	if !out.ApproveCliLogin {
 		t.Fatal("approveCliLogin returned false")
 	}
 	// Approving twice is fine; someone else approving is not.
-	r.GraphQL(r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID}).OK(t)
-	if code := r.GraphQL(r.JWT("user-3"), m, map[string]any{"id": s.VerificationSessionID}).Code(t); code != "NOT_FOUND" {
+	r.GraphQL(t, r.JWT("user-2"), m, map[string]any{"id": s.VerificationSessionID}).OK(t)
+	if code := r.GraphQL(t, r.JWT("user-3"), m, map[string]any{"id": s.VerificationSessionID}).Code(t); code != "NOT_FOUND" {
 		t.Errorf("another user approving an approved session: %s", code)
 	}
 	_, p := cliPoll(t, r, s.VerificationSessionID, s.PollSecret)
 	var list struct {
 		PersonalAccessTokens struct{ Data []struct{ Name string } }
 	}
-	r.GraphQL(r.JWT("user-2"), `{ personalAccessTokens { data { name } } }`, nil).OK(t).Decode(t, &list)
+	r.GraphQL(t, r.JWT("user-2"), `{ personalAccessTokens { data { name } } }`, nil).OK(t).Decode(t, &list)
 	if p.Token == "" || len(list.PersonalAccessTokens.Data) != 1 || list.PersonalAccessTokens.Data[0].Name != "my laptop" {
 		t.Errorf("poll %+v, tokens %+v", p, list)
 	}
 	// A PAT cannot approve: a leaked token must not mint more.
 	s2 := cliStart(t, r)
-	if code := r.GraphQL(p.Token, m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "FORBIDDEN" {
+	if code := r.GraphQL(t, p.Token, m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "FORBIDDEN" {
 		t.Errorf("PAT approving: %s", code)
 	}
-	if code := r.GraphQL("", m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "UNAUTHENTICATED" {
+	if code := r.GraphQL(t, "", m, map[string]any{"id": s2.VerificationSessionID}).Code(t); code != "UNAUTHENTICATED" {
 		t.Errorf("anonymous approving: %s", code)
 	}
 }
@@ -738,7 +740,7 @@ func TestOrganizationTokens(t *testing.T) {
 			OrganizationID *string
 		} `json:"createPersonalAccessToken"`
 	}
-	r.GraphQL(user, create, map[string]any{"org": "org-1"}).OK(t).Decode(t, &out)
+	r.GraphQL(t, user, create, map[string]any{"org": "org-1"}).OK(t).Decode(t, &out)
 	if out.C.OrganizationID == nil || *out.C.OrganizationID != "org-1" {
 		t.Fatalf("created: %+v", out)
 	}
@@ -752,14 +754,14 @@ func TestOrganizationTokens(t *testing.T) {
 			}
 		}
 	}
-	r.GraphQL(user, `{ personalAccessTokens { data { id organizationId } } }`, nil).OK(t).Decode(t, &list)
+	r.GraphQL(t, user, `{ personalAccessTokens { data { id organizationId } } }`, nil).OK(t).Decode(t, &list)
 	if d := list.PersonalAccessTokens.Data; len(d) != 2 || d[0].OrganizationID != nil || d[1].OrganizationID == nil {
 		t.Errorf("list: %+v", d)
 	}
 	var ent struct {
 		Entities []struct{ OrganizationID *string } `json:"_entities"`
 	}
-	r.GraphQL(user, `query($r: [_Any!]!) { _entities(representations: $r) { ... on PersonalAccessToken { organizationId } } }`,
+	r.GraphQL(t, user, `query($r: [_Any!]!) { _entities(representations: $r) { ... on PersonalAccessToken { organizationId } } }`,
 		map[string]any{"r": []any{map[string]any{"__typename": "PersonalAccessToken", "id": out.C.ID}}}).OK(t).Decode(t, &ent)
 	if len(ent.Entities) != 1 || ent.Entities[0].OrganizationID == nil || *ent.Entities[0].OrganizationID != "org-1" {
 		t.Errorf("_entities: %+v", ent)
@@ -793,7 +795,7 @@ func TestOrganizationMembershipRefusals(t *testing.T) {
 		var l struct {
 			APIKeyRateLimit struct{ Remaining, ActiveTokens int } `json:"apiKeyRateLimit"`
 		}
-		r.GraphQL(r.JWT("user-1"), `{ apiKeyRateLimit { remaining activeTokens } }`, nil).OK(t).Decode(t, &l)
+		r.GraphQL(t, r.JWT("user-1"), `{ apiKeyRateLimit { remaining activeTokens } }`, nil).OK(t).Decode(t, &l)
 		if l.APIKeyRateLimit.ActiveTokens != 0 {
 			t.Errorf("a refused create stored a token")
 		}
@@ -812,7 +814,7 @@ func TestOrganizationMembershipRefusals(t *testing.T) {
 		{r, "org-slow", "UNAVAILABLE", "", http.StatusServiceUnavailable, "UNAVAILABLE"},
 		{noAuthService, "org-1", "UNAVAILABLE", "", http.StatusServiceUnavailable, "UNAVAILABLE"},
 	} {
-		res := tt.r.GraphQL(tt.r.JWT("user-1"), create, map[string]any{"org": tt.org})
+		res := tt.r.GraphQL(t, tt.r.JWT("user-1"), create, map[string]any{"org": tt.org})
 		if len(res.Errors) != 1 || res.Errors[0].Code() != tt.code || (tt.reason != "" && res.Errors[0].Extensions["reason"] != tt.reason) {
 			t.Errorf("GraphQL create for %s: %+v", tt.org, res.Errors)
 		}
@@ -857,4 +859,83 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// A client address that fails to authenticate too often has its tokens
+// refused unchecked (no lookup) until the minute ends; session JWTs, which
+// cost no I/O, still work; the failures are counted in /metrics.
+func TestFailedAuthenticationsAreLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	r := clientsReplica(t, nil, func(c *config.Config) { c.AuthFailureLimit = 5 })
+	good := createVia(t, r, r.JWT("user-1"), map[string]any{"name": "good"})
+	guess := func(i int) string {
+		// A token with a valid checksum: without the limit, each costs a lookup.
+		return mintLike(t, fmt.Sprintf("%030d", i))
+	}
+	for i := range 5 {
+		if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+guess(i)); resp.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %s", i, resp)
+		}
+	}
+	lookups := r.Queries("token_hash =")
+	for i := 5; i < 25; i++ {
+		resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+guess(i))
+		if resp.Status != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("guess %d over the limit: %s", i, resp)
+		}
+	}
+	if n := r.Queries("token_hash =") - lookups; n != 0 {
+		t.Errorf("guesses over the limit cost %d lookups", n)
+	}
+	// Even a good token waits: it cannot be told from a guess without a lookup.
+	if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+good.Token); resp.Status != http.StatusTooManyRequests {
+		t.Errorf("a PAT from a blocked address: %s", resp)
+	}
+	if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer "+r.JWT("user-1")); resp.Status != http.StatusOK {
+		t.Errorf("a session JWT from a blocked address: %s", resp)
+	}
+	body := string(r.Do(http.MethodGet, "/metrics", nil).Body)
+	for _, want := range []string{`patd_auth_failures_total{outcome="invalid"} 5`, `patd_auth_failures_total{outcome="refused"} 21`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// mintLike returns a token in patd's form, with a valid checksum, whose
+// random part is body (30 base62 characters).
+func mintLike(t *testing.T, body string) string {
+	t.Helper()
+	tok := token.WithChecksum("af_live_" + body)
+	if token.Classify(tok) != token.Checksummed {
+		t.Fatalf("%q is not in patd's form", tok)
+	}
+	return tok
+}
+
+// Whatever /validate accepts authenticates GraphQL and REST too: an imported
+// legacy token of any shape, "abc" included.
+func TestImportedLegacyTokensAuthenticateEverywhere(t *testing.T) {
+	t.Parallel()
+	r := clientsReplica(t, nil)
+	ctx := context.Background()
+	if _, _, err := r.Server.Maintenance.Import(ctx, []legacy.Token{{Line: 2, ID: "old", Name: "old", Secret: "abc", UserID: "user-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Server.Validator.RefreshImported(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if status, ans, _ := backendValidate(t, r, "abc"); status != http.StatusOK || ans.UserID != "user-1" {
+		t.Fatalf("validate: %d %+v", status, ans)
+	}
+	if resp := r.Do(http.MethodGet, "/tokens", nil, "Authorization: Bearer abc"); resp.Status != http.StatusOK {
+		t.Errorf("REST with the legacy token: %s", resp)
+	}
+	var me struct {
+		PersonalAccessTokens struct{ TotalCount int }
+	}
+	r.GraphQL(t, "abc", `{ personalAccessTokens { totalCount } }`, nil).OK(t).Decode(t, &me)
+	if me.PersonalAccessTokens.TotalCount != 1 {
+		t.Errorf("GraphQL with the legacy token: %+v", me)
+	}
 }

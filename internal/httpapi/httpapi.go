@@ -31,6 +31,11 @@ func Healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// NotFound answers 404 in JSON, as every answer of patd is JSON.
+func NotFound(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusNotFound, codeNotFound, "no such route")
+}
+
 // Readyz answers 200 when every check passes, else 503, naming each check's state.
 func Readyz(checks []Check) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

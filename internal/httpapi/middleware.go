@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
@@ -29,10 +30,12 @@ func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler
 		if viaProxy {
 			given = r.Header.Get("X-Request-Id")
 		}
+		// Each value ends up in an audit row: storable keeps a client from
+		// making its own writes fail with bytes PostgreSQL refuses.
 		info := requestinfo.Info{
-			ID:        requestID(given),
-			ClientIP:  ip,
-			UserAgent: truncate(r.UserAgent(), 256),
+			ID:        storable(requestID(given), maxRequestIDLen),
+			ClientIP:  storable(ip, maxClientIPLen),
+			UserAgent: storable(r.UserAgent(), maxUserAgentLen),
 		}
 		w.Header().Set("X-Request-Id", info.ID)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -54,8 +57,15 @@ func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, next http.Handler
 	})
 }
 
+// Longest values of the request info, in bytes.
+const (
+	maxRequestIDLen = 128
+	maxClientIPLen  = 64 // an IPv6 address is at most 45 characters
+	maxUserAgentLen = 256
+)
+
 func requestID(given string) string {
-	if given != "" && len(given) <= 128 && isPrintableASCII(given) {
+	if given != "" && len(given) <= maxRequestIDLen && isPrintableASCII(given) {
 		return given
 	}
 	var b [12]byte
@@ -72,11 +82,32 @@ func isPrintableASCII(s string) bool {
 	return true
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// storable makes a header-derived value fit for a text column: valid UTF-8
+// (PostgreSQL refuses anything else, failing the whole write) and at most n
+// bytes, cut on a character boundary. Bytes that are not UTF-8 become U+FFFD,
+// so the audit trail still shows that something was there. (The HTTP server
+// already refuses NUL and other control bytes in header values.)
+func storable(s string, n int) string {
+	s = cutUTF8(s, n)
+	if !utf8.ValidString(s) {
+		// Each replacement may be longer than the byte it replaces: cut again.
+		s = cutUTF8(strings.ToValidUTF8(s, "\uFFFD"), n)
 	}
 	return s
+}
+
+// cutUTF8 returns s cut to at most n bytes, on the start of a character when s
+// is valid UTF-8.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// A character is at most utf8.UTFMax bytes: go back no further, as s
+	// may not be UTF-8 at all.
+	for back := 1; back < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); back++ {
+		n--
+	}
+	return s[:n]
 }
 
 // clientIP is the socket's address, or, when that is a trusted proxy, the
@@ -98,7 +129,9 @@ func clientIP(r *http.Request, trusted []netip.Prefix) (ip string, viaProxy bool
 			break
 		}
 		if !isTrusted(a, trusted) {
-			return a.Unmap().String(), true
+			// A zone ("fe80::1%eth0") names an interface of the sender's
+			// machine, meaningless here, and is any text the client likes.
+			return a.Unmap().WithZone("").String(), true
 		}
 	}
 	return host, true
@@ -128,6 +161,16 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// NoSniff tells browsers to take every answer for the type it says it is
+// (JSON), never to guess one from its content: an answer that echoes a
+// client's input could otherwise be read as HTML or script.
+func NoSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
 
 // LimitBody answers 413 to a request whose body is over limit bytes, and
 // otherwise hands next the body read into memory.

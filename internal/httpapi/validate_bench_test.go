@@ -57,7 +57,7 @@ func createTokenB(b *testing.B, r *pattest.Replica) (string, string) {
 	var out struct {
 		C struct{ ID, Token string } `json:"createPersonalAccessToken"`
 	}
-	r.GraphQL(r.JWT("bench"), `mutation { createPersonalAccessToken(name: "bench") { id token } }`, nil).OK(b).Decode(b, &out)
+	r.GraphQL(b, r.JWT("bench"), `mutation { createPersonalAccessToken(name: "bench") { id token } }`, nil).OK(b).Decode(b, &out)
 	return out.C.ID, out.C.Token
 }
 

@@ -76,7 +76,7 @@ func fuzzCreateToken(tb testing.TB, r *pattest.Replica, jwt, name string) (id, s
 			Token string `json:"token"`
 		} `json:"createPersonalAccessToken"`
 	}
-	r.GraphQL(jwt, `mutation($name: String!) { createPersonalAccessToken(name: $name) { id token } }`,
+	r.GraphQL(tb, jwt, `mutation($name: String!) { createPersonalAccessToken(name: $name) { id token } }`,
 		map[string]any{"name": name}).OK(tb).Decode(tb, &out)
 	return out.C.ID, out.C.Token
 }
@@ -89,7 +89,7 @@ func FuzzValidateBody(f *testing.F) {
 	jwt := r.JWT(fuzzUser)
 	id, secret := fuzzCreateToken(f, r, jwt, "fuzz valid")
 	deletedID, deleted := fuzzCreateToken(f, r, jwt, "fuzz deleted")
-	r.GraphQL(jwt, `mutation($id: ID!) { deletePersonalAccessToken(id: $id) }`, map[string]any{"id": deletedID}).OK(f)
+	r.GraphQL(f, jwt, `mutation($id: ID!) { deletePersonalAccessToken(id: $id) }`, map[string]any{"id": deletedID}).OK(f)
 	for tok, want := range map[string]int{secret: http.StatusOK, deleted: http.StatusUnauthorized} {
 		if st, resp, err := fuzzPost(f, r.URL+"/validate", []byte(`{"token":"`+tok+`"}`), "Authorization", "Bearer "+pattest.ServiceSecret); err != nil || st != want {
 			f.Fatalf("setup: validate: %d %s (%v), want %d", st, resp, err, want)

@@ -3,6 +3,7 @@
 package legacy
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/alternatefutures/patd/internal/token"
 )
 
 // Token is one exported row.
@@ -50,9 +53,10 @@ type Reader struct {
 	index map[string]int
 }
 
-// NewReader reads the header of the export in r.
+// NewReader reads the header of the export in r. Reading fails, with
+// ErrLineTooLong, at a line longer than MaxLineLength.
 func NewReader(r io.Reader) (*Reader, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(&lineLimiter{r: bufio.NewReader(r)})
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -108,6 +112,19 @@ func (r *Reader) Next() (Token, error) {
 		return Token{}, &RowError{Line: line, Reason: "missing token"}
 	case t.UserID == "":
 		return Token{}, &RowError{Line: line, Reason: "missing userId"}
+	case len(t.ID) > maxIDLength || len(t.UserID) > maxIDLength:
+		return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("id or userId longer than %d bytes", maxIDLength)}
+	case token.Classify(t.Secret) == token.Malformed:
+		// It could never validate: longer than any token, with spaces or
+		// control characters, or patd's own form with a wrong checksum.
+		return Token{}, &RowError{Line: line, Reason: "the token is not one that can ever validate"}
+	}
+	if t.Name != "" {
+		name, err := token.NormalizeName(t.Name)
+		if err != nil {
+			return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("name %q breaks the name rule", clip(t.Name))}
+		}
+		t.Name = name
 	}
 	for _, ts := range []struct {
 		name string
@@ -121,9 +138,45 @@ func (r *Reader) Next() (Token, error) {
 		if err != nil {
 			return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("unreadable %s %q", ts.name, clip(v))}
 		}
+		if tm.Year() < minYear || tm.Year() > maxYear {
+			return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("%s %q is not between the years %d and %d", ts.name, clip(v), minYear, maxYear)}
+		}
 		*ts.dst = &tm
 	}
 	return t, nil
+}
+
+// Bounds of what a row may hold: nothing the old backend wrote is outside
+// them, and what is, is a broken row rather than a token.
+const (
+	maxIDLength = 256
+	minYear     = 1970
+	maxYear     = 2200
+	// MaxLineLength bounds one line of the file, so that a file without
+	// line breaks cannot make the reader hold it whole.
+	MaxLineLength = 64 << 10
+)
+
+// ErrLineTooLong ends an import whose file has a line over MaxLineLength.
+var ErrLineTooLong = fmt.Errorf("a line is longer than %d bytes", MaxLineLength)
+
+// lineLimiter passes bytes through, failing once a line runs past
+// MaxLineLength without a line break.
+type lineLimiter struct {
+	r    *bufio.Reader
+	line int // bytes since the last line break
+}
+
+func (l *lineLimiter) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for _, b := range p[:n] {
+		if b == '\n' {
+			l.line = 0
+		} else if l.line++; l.line > MaxLineLength {
+			return 0, ErrLineTooLong
+		}
+	}
+	return n, err
 }
 
 // layouts are the forms PostgreSQL writes timestamps in (with and without a

@@ -47,6 +47,22 @@ func NewRate(limit int, window time.Duration, client redis.UniversalClient, pref
 	return &Rate{limit: limit, window: window, client: client, prefix: prefix, keys: make(map[string]*rateState)}
 }
 
+// Exhausted reports, without taking a use, whether key has no use left in the
+// window of now, and if so how long until the window ends.
+func (r *Rate) Exhausted(key string, now time.Time) (retryAfter time.Duration, exhausted bool) {
+	if r.limit <= 0 {
+		return 0, false
+	}
+	w := now.UnixNano() / int64(r.window)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.keys[key]
+	if st == nil || st.window != w || st.global+st.unsynced+st.inflight < r.limit {
+		return 0, false
+	}
+	return time.Duration((w+1)*int64(r.window) - now.UnixNano()), true
+}
+
 // Allow takes one use of key at now. When key is over its limit it returns
 // false and how long until its window ends.
 func (r *Rate) Allow(key string, now time.Time) (retryAfter time.Duration, ok bool) {

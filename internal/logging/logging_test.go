@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const (
@@ -186,5 +187,43 @@ func TestLevel(t *testing.T) {
 	log.Error("yes")
 	if got := lines(t, &buf); len(got) != 2 {
 		t.Errorf("want 2 lines at warn and above, got %d: %s", len(got), buf.String())
+	}
+}
+
+// Whatever reaches the log is bounded: a client's megabyte (a header, a
+// __typename, a query) in a message, an attribute, an error or any other
+// value ends up as at most MaxValueLength bytes of it, still valid UTF-8 and
+// still redacted.
+func TestCapsLongValues(t *testing.T) {
+	long := strings.Repeat("é", 500_000) // 1 MB
+	for _, tc := range []struct {
+		name string
+		log  func(*slog.Logger)
+	}{
+		{"message", func(l *slog.Logger) { l.Error("unknown type: " + long) }},
+		{"string", func(l *slog.Logger) { l.Error("x", "typename", long) }},
+		{"error", func(l *slog.Logger) { l.Error("x", "error", errors.New(long)) }},
+		{"stringer", func(l *slog.Logger) { l.Error("x", "v", stringer(long)) }},
+		{"struct", func(l *slog.Logger) { l.Error("x", "v", struct{ A []string }{[]string{long, long}}) }},
+		{"token across the cut", func(l *slog.Logger) { l.Error("x", "v", strings.Repeat("a", MaxValueLength-5)+liveToken) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tc.log(New(&buf, slog.LevelInfo))
+			if buf.Len() > 3*MaxValueLength {
+				t.Errorf("a %d-byte line", buf.Len())
+			}
+			noSecrets(t, tc.name, buf.String())
+			if !utf8.Valid(buf.Bytes()) || !strings.Contains(buf.String(), "[cut: ") {
+				t.Errorf("line %.300s…", buf.String())
+			}
+			lines(t, &buf)
+		})
+	}
+	// Short values are left alone.
+	var buf bytes.Buffer
+	New(&buf, slog.LevelInfo).Info("short", "v", strings.Repeat("x", MaxValueLength))
+	if l := lines(t, &buf)[0]; l["v"] != strings.Repeat("x", MaxValueLength) {
+		t.Errorf("a value of MaxValueLength bytes was changed: %.100v", l["v"])
 	}
 }

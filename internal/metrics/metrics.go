@@ -18,6 +18,8 @@ type Metrics struct {
 	limiter         *prometheus.CounterVec
 	graphql         *prometheus.CounterVec
 	lastUsedFlushes *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
+	txRetries       *prometheus.CounterVec
 
 	// Pre-bound children keep the validate path free of label hashing.
 	byCode   map[string]prometheus.Counter
@@ -52,7 +54,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		lastUsedFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "patd_last_used_flushes_total", Help: "Batched lastUsedAt writes by outcome (ok, error).",
 		}, []string{"outcome"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_auth_failures_total", Help: "Failed bearer authentications on GraphQL and REST by outcome (invalid: checked and refused; refused: not checked, the client address failed too often).",
+		}, []string{"outcome"}),
+		txRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_db_transaction_retries_total", Help: "Transactions run again after PostgreSQL aborted them, by reason (deadlock, serialization_failure).",
+		}, []string{"reason"}),
 		byCode: map[string]prometheus.Counter{},
+	}
+	// Present at zero from the start, so that a rate over them is defined.
+	for _, r := range []string{"deadlock", "serialization_failure"} {
+		m.txRetries.WithLabelValues(r)
 	}
 	for _, c := range validationCodes {
 		m.byCode[c] = m.validations.WithLabelValues(c)
@@ -65,9 +77,17 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMis = m.cache.WithLabelValues("miss")
-	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes,
+	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes, m.authFailures, m.txRetries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// AuthFailure counts a failed authentication by outcome.
+func (m *Metrics) AuthFailure(outcome string) {
+	if m == nil {
+		return
+	}
+	m.authFailures.WithLabelValues(outcome).Inc()
 }
 
 // Validated counts one validation outcome.
@@ -134,6 +154,14 @@ func (m *Metrics) LastUsedFlush(err error) {
 		outcome = "error"
 	}
 	m.lastUsedFlushes.WithLabelValues(outcome).Inc()
+}
+
+// TransactionRetry counts one transaction run again after PostgreSQL aborted
+// it for reason.
+func (m *Metrics) TransactionRetry(reason string) {
+	if m != nil {
+		m.txRetries.WithLabelValues(reason).Inc()
+	}
 }
 
 // RegisterPool exports the connection pool's statistics.

@@ -2,110 +2,142 @@ package pat
 
 import (
 	"context"
-	"fmt"
-	"strconv"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/alternatefutures/patd/db"
-	"github.com/alternatefutures/patd/internal/auth"
+	"github.com/alternatefutures/patd/internal/date"
 )
 
-// DefaultEventPageSize is how many events a page of the security log holds
-// when the caller does not say; at most MaxPageSize.
-const DefaultEventPageSize = 50
+// EventType names a lifecycle event, as webhook receivers see it.
+type EventType string
 
-// actionLeaked is recorded when a secret scanner reports a token that patd
-// revokes (the contract's leak reports).
-const actionLeaked Action = "leaked"
+// Lifecycle events.
+const (
+	EventCreated  EventType = "token.created"
+	EventRotated  EventType = "token.rotated"
+	EventRevoked  EventType = "token.revoked"
+	EventExpiring EventType = "token.expiring"
+)
 
-// EventActions are the audit actions the security log shows, in the order of
-// the GraphQL enum. An action a newer replica records and this one does not
-// know is left out of its answers rather than failing them.
-var EventActions = []Action{ActionCreate, ActionDelete, ActionRotate, ActionRevokeAll, ActionCleanup, actionLeaked, ActionImport}
+// Reasons of a token.revoked event.
+const (
+	ReasonDeleted    = "deleted"
+	ReasonRotated    = "rotated"
+	ReasonRevokedAll = "revoked_all"
+	ReasonLeaked     = "leaked"
+	ReasonExpired    = "expired"
+)
 
-var eventActionNames = func() []string {
-	out := make([]string, len(EventActions))
-	for i, a := range EventActions {
-		out[i] = string(a)
-	}
-	return out
-}()
-
-// Event is one entry of a user's security log: a change to one of their
-// tokens. It never holds the token itself.
+// Event is one lifecycle event of one token. Data never holds the token.
 type Event struct {
-	ID      string
-	Action  Action
+	Type    EventType
 	TokenID string
-	// TokenName is the token's name, empty when patd no longer knows it.
-	TokenName string
-	// ActorID is who made the change: the user's id, or ActorService,
-	// ActorSystem, ActorImport.
-	ActorID   string
-	ClientIP  string
-	UserAgent string
-	CreatedAt time.Time
+	Time    time.Time
+	Data    map[string]any
 }
 
-// EventPage is one page of a user's security log, newest first.
-type EventPage struct {
-	Events      []Event
-	TotalCount  int
-	HasNextPage bool
-	EndCursor   string // empty when the page is empty
+// Outbox writes events in the transaction of the change they tell about, so
+// that an event exists if and only if its change commits.
+type Outbox interface {
+	Write(ctx context.Context, tx pgx.Tx, events []Event) error
 }
 
-// Events returns a page of the caller's security log, newest first. first is
-// 1 to MaxPageSize; after is the EndCursor of the previous page, or empty.
-func (s *Service) Events(ctx context.Context, p auth.Principal, first int, after string) (EventPage, error) {
-	if err := requireUser(p); err != nil {
-		return EventPage{}, err
+// txRegistry finds the transaction a *db.Queries was made for, so that the
+// outbox can write in it without every operation passing the pgx.Tx along.
+type txRegistry struct {
+	mu  sync.Mutex
+	txs map[*db.Queries]pgx.Tx
+}
+
+func (r *txRegistry) put(q *db.Queries, tx pgx.Tx) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.txs == nil {
+		r.txs = map[*db.Queries]pgx.Tx{}
 	}
-	if first < 1 || first > MaxPageSize {
-		return EventPage{}, inputError(ReasonInvalidPagination, "first must be between 1 and %d", MaxPageSize)
+	r.txs[q] = tx
+}
+
+func (r *txRegistry) drop(q *db.Queries) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.txs, q)
+}
+
+func (r *txRegistry) get(q *db.Queries) pgx.Tx {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.txs[q]
+}
+
+// emit writes events in q's transaction; without an outbox (no webhooks
+// configured) it does nothing.
+func (s store) emit(ctx context.Context, q *db.Queries, events ...Event) error {
+	if s.outbox == nil || len(events) == 0 {
+		return nil
 	}
-	arg := db.ListUserEventsParams{UserID: p.UserID, Actions: eventActionNames, MaxRows: int32(first + 1)}
-	if after != "" {
-		// The same cursor shape as token pages; an event's id is a number,
-		// so a token cursor (a UUID) is refused here.
-		t, raw, err := decodeCursor(after)
-		id, perr := strconv.ParseInt(raw, 10, 64)
-		if err != nil || perr != nil {
-			return EventPage{}, inputError(ReasonInvalidPagination, "after is not a cursor this API returned")
-		}
-		arg.AfterCreatedAt, arg.AfterID = &t, &id
+	tx := s.txs.get(q)
+	if tx == nil {
+		panic("pat: emit outside a transaction of inTx")
 	}
-	rows, err := s.q.ListUserEvents(ctx, arg)
-	if err != nil {
-		return EventPage{}, fmt.Errorf("list events: %w", err)
+	return s.outbox.Write(ctx, tx, events)
+}
+
+// tokenEvent describes t for an event: ids, name, mask, owner, dates; extra
+// adds event-specific fields (reason, newTokenId, …).
+func tokenEvent(typ EventType, t Token, now time.Time, extra map[string]any) Event {
+	data := map[string]any{
+		"id":             t.ID,
+		"name":           t.Name,
+		"maskedToken":    t.MaskedToken,
+		"userId":         t.UserID,
+		"organizationId": t.OrganizationID,
+		"expiresAt":      date.FormatPtr(t.ExpiresAt),
+		"createdAt":      date.Format(t.CreatedAt),
 	}
-	var total int64
-	switch {
-	case len(rows) > 0:
-		total = rows[0].TotalCount
-	case after != "":
-		if total, err = s.q.CountUserEvents(ctx, db.CountUserEventsParams{UserID: p.UserID, Actions: eventActionNames}); err != nil {
-			return EventPage{}, fmt.Errorf("count events: %w", err)
-		}
+	for k, v := range extra {
+		data[k] = v
 	}
-	page := EventPage{TotalCount: int(total), HasNextPage: len(rows) > first}
-	rows = rows[:min(len(rows), first)]
-	page.Events = make([]Event, len(rows))
+	return Event{Type: typ, TokenID: t.ID, Time: now, Data: data}
+}
+
+// revokedEvents are token.revoked events with reason for rows; extra[i],
+// when given, adds fields to the i-th.
+func revokedEvents(rows []db.PersonalAccessToken, reason string, now time.Time, extra []map[string]any) []Event {
+	evs := make([]Event, len(rows))
 	for i, r := range rows {
-		page.Events[i] = Event{
-			ID:        strconv.FormatInt(r.ID, 10),
-			Action:    Action(r.Action),
-			TokenID:   deref(r.TokenID),
-			TokenName: r.TokenName,
-			ActorID:   r.ActorID,
-			ClientIP:  r.ClientIp,
-			UserAgent: r.UserAgent,
-			CreatedAt: r.CreatedAt.UTC(),
+		x := map[string]any{"reason": reason}
+		if extra != nil {
+			for k, v := range extra[i] {
+				x[k] = v
+			}
+		}
+		evs[i] = tokenEvent(EventRevoked, toToken(r), now, x)
+	}
+	return evs
+}
+
+// rotationEvents tell that old was rotated into created: token.rotated for
+// old (naming the new id), token.created for the new token, and, without a
+// grace period, token.revoked for old (reason rotated). With a grace period
+// old ends later, when the cleanup deletes it (reason expired).
+func rotationEvents(old db.PersonalAccessToken, created Token, graceSeconds int, now time.Time) []Event {
+	o := toToken(old)
+	if graceSeconds > 0 {
+		end := now.Add(time.Duration(graceSeconds) * time.Second)
+		if o.ExpiresAt == nil || o.ExpiresAt.After(end) {
+			o.ExpiresAt = &end
 		}
 	}
-	if len(rows) > 0 {
-		last := rows[len(rows)-1]
-		page.EndCursor = encodeCursor(last.CreatedAt, strconv.FormatInt(last.ID, 10))
+	evs := []Event{
+		tokenEvent(EventRotated, o, now, map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds}),
+		tokenEvent(EventCreated, created, now, map[string]any{"rotatedFromId": old.ID}),
 	}
-	return page, nil
+	if graceSeconds == 0 {
+		evs = append(evs, tokenEvent(EventRevoked, o, now, map[string]any{"reason": ReasonRotated}))
+	}
+	return evs
 }

@@ -116,6 +116,8 @@ type Deps struct {
 	Validator *Validator
 	Metrics   *metrics.Metrics // may be nil
 	Log       *slog.Logger
+	// Outbox receives the lifecycle events of every change; nil: none.
+	Outbox Outbox
 }
 
 // Service implements the token operations a caller asks for.
@@ -145,10 +147,12 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 	if d.CLIPolls == nil {
 		d.CLIPolls = limit.NewRate(DefaultCLIPollsPerMinute, time.Minute, nil, "")
 	}
+	st := newStore(pool, d.Metrics)
+	st.outbox = d.Outbox
 	return &Service{
 		cliStarts: d.CLIStarts,
 		cliPolls:  d.CLIPolls,
-		store:     newStore(pool),
+		store:     st,
 		cfg:       cfg,
 		quota:     d.Quota,
 		members:   d.Memberships,
@@ -315,13 +319,17 @@ func (s *Service) checkMember(ctx context.Context, p auth.Principal, orgID strin
 // audit row, and with whatever more the caller's transaction step does
 // (within may be nil); a failure gives the slot back.
 func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q *db.Queries) error) (Created, error) {
-	res, err := s.takeQuota(ctx, userID)
-	if err != nil {
+	// A user over the quota, or a Redis that cannot be reached, is refused
+	// before the transaction holds a database connection.
+	if err := s.checkQuota(ctx, userID); err != nil {
 		return Created{}, err
 	}
-	var created Created
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		if err := q.LockUserTokens(ctx, userID); err != nil {
+	var (
+		created Created
+		res     *limit.Reservation
+	)
+	err := s.inTx(ctx, func(q *db.Queries) error {
+		if err := lockUser(ctx, q, userID); err != nil {
 			return err
 		}
 		if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
@@ -332,6 +340,18 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 				return err
 			}
 		}
+		// The slot is taken only now, under the user's lock and once the cap
+		// allows the token: a create refused for the cap never holds a slot
+		// that a concurrent create would find spent. A retried transaction
+		// keeps the slot its first run took.
+		if res == nil {
+			r, err := s.takeQuota(ctx, userID)
+			if err != nil {
+				return err
+			}
+			res = &r
+		}
+		var err error
 		created, err = s.insert(ctx, q, userID, nt, now)
 		if err != nil {
 			return err
@@ -340,17 +360,39 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 		if nt.OrganizationID != "" {
 			detail["organizationId"] = nt.OrganizationID
 		}
-		return audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail)
+		if err := audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail); err != nil {
+			return err
+		}
+		return s.emit(ctx, q, tokenEvent(EventCreated, created.Token, now, nil))
 	})
 	if err != nil {
 		// The slot was taken for a token that does not exist: give it back.
-		if rerr := s.quota.Release(context.WithoutCancel(ctx), res); rerr != nil {
-			s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
+		if res != nil {
+			if rerr := s.quota.Release(context.WithoutCancel(ctx), *res); rerr != nil {
+				s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
+			}
 		}
 		return Created{}, err
 	}
 	created.Quota = res.After
 	return created, nil
+}
+
+// checkQuota fails as takeQuota would when userID has no creation slot left
+// or the shared count cannot be reached, but takes no slot.
+func (s *Service) checkQuota(ctx context.Context, userID string) error {
+	u, err := s.quota.Usage(ctx, userID)
+	switch {
+	case err != nil:
+		s.metrics.LimiterDecision("create", "error")
+		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
+			"request_id", requestinfo.FromContext(ctx).ID)
+		return fmt.Errorf("creation quota: %w", err)
+	case u.Remaining <= 0:
+		s.metrics.LimiterDecision("create", "deny")
+		return &QuotaError{Limit: u.Limit, Window: u.Window, ResetAt: u.ResetAt}
+	}
+	return nil
 }
 
 // takeQuota takes a creation slot for userID, or fails with *QuotaError, or,
@@ -374,7 +416,7 @@ func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservati
 }
 
 // checkActive fails with *MaxActiveError when adding more tokens would take
-// the user above the cap. The caller holds the user's lock (LockUserTokens),
+// the user above the cap. The caller holds the user's lock (lockUser),
 // so no concurrent create can slip in between the count and the insert.
 func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
 	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
@@ -515,14 +557,17 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 		return err
 	}
 	return s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		h, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
+		row, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{h}, audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil)
+		if err := audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil); err != nil {
+			return nil, err
+		}
+		return [][]byte{row.TokenHash}, s.emit(ctx, q, revokedEvents([]db.PersonalAccessToken{row}, ReasonDeleted, time.Now(), nil)...)
 	})
 }
 
@@ -543,7 +588,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	}
 	var created Created
 	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		if err := q.LockUserTokens(ctx, p.UserID); err != nil {
+		if err := lockUser(ctx, q, p.UserID); err != nil {
 			return nil, err
 		}
 		old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: p.UserID})
@@ -570,10 +615,15 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		if err != nil {
 			return nil, err
 		}
+		// The name too, so that the security log can name a token minted
+		// by a rotation after it is gone.
+		if err := audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
+			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds, "name": old.Name}); err != nil {
+			return nil, err
+		}
 		// Cached answers for the old token are stale either way: it is gone
 		// or expires sooner.
-		return [][]byte{old.TokenHash}, audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
-			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds, "name": old.Name})
+		return [][]byte{old.TokenHash}, s.emit(ctx, q, rotationEvents(old, created.Token, graceSeconds, now)...)
 	})
 	if err != nil {
 		return Created{}, err
@@ -586,6 +636,10 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
 	if grace == 0 {
 		_, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: old.ID, UserID: old.UserID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Deleted (or revoked) since it was read: as if it never was.
+			return ErrNotFound
+		}
 		return err
 	}
 	end := now.Add(grace)
@@ -610,7 +664,10 @@ func (s *Service) RevokeAll(ctx context.Context, userID, orgID string) (int, err
 		for i, r := range rows {
 			ids[i], users[i], hashes[i] = r.ID, userID, r.TokenHash
 		}
-		return hashes, auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids)
+		if err := auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids); err != nil {
+			return nil, err
+		}
+		return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonRevokedAll, time.Now(), nil)...)
 	})
 	return n, err
 }

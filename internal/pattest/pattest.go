@@ -29,8 +29,14 @@ import (
 	"github.com/alternatefutures/patd/internal/server"
 )
 
-// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
-const ServiceSecret = "test-service-secret"
+// Secrets of test replicas, as long as production requires
+// (config.MinSecretLength), so that replicas run with the production checks.
+const (
+	// ServiceSecret is the AUTH_SERVICE_SECRET of test replicas.
+	ServiceSecret = "test-service-secret-0123456789abcdef"
+	// JWTSecret is the JWT_SECRET of test replicas.
+	JWTSecret = "test-jwt-secret-0123456789abcdefghij"
+)
 
 // AdminURL is the PostgreSQL database tests connect to in order to create and
 // drop their own; PATD_TEST_DATABASE_URL overrides it.
@@ -91,7 +97,7 @@ func Config(t testing.TB) *config.Config {
 	env := map[string]string{
 		"DATABASE_URL":        Database(t),
 		"REDIS_URL":           RedisURL(),
-		"JWT_SECRET":          "test-jwt-secret",
+		"JWT_SECRET":          JWTSecret,
 		"AUTH_SERVICE_SECRET": ServiceSecret,
 	}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -99,6 +105,9 @@ func Config(t testing.TB) *config.Config {
 		t.Fatal(err)
 	}
 	cfg.RedisKeyPrefix = RedisPrefix(t, cfg.RedisURL)
+	// Every test runs from 127.0.0.1, and many present bad credentials on
+	// purpose; the test of the limit sets its own.
+	cfg.AuthFailureLimit = 0
 	return cfg
 }
 
@@ -131,7 +140,20 @@ type Replica struct {
 	t      testing.TB
 
 	queries *queryCounter
+	logs    *logLines
 	stop    func()
+}
+
+// Logs returns the lines the replica has logged so far (WARN and above).
+func (r *Replica) Logs() []string {
+	r.logs.mu.Lock()
+	defer r.logs.mu.Unlock()
+	return append([]string(nil), r.logs.lines...)
+}
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
 }
 
 // Stop shuts the replica down as SIGTERM would: in-flight requests finish and
@@ -202,7 +224,8 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 func StartWith(t testing.TB, cfg *config.Config, opts server.Options) *Replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := logging.New(testWriter{t}, slog.LevelWarn)
+	logs := &logLines{}
+	log := logging.New(testWriter{t: t, logs: logs}, slog.LevelWarn)
 	tracer := &queryCounter{}
 	opts.QueryTracer = tracer
 	srv, err := server.New(ctx, cfg, log, opts)
@@ -217,7 +240,7 @@ func StartWith(t testing.TB, cfg *config.Config, opts server.Options) *Replica {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer}
+	r := &Replica{URL: "http://" + ln.Addr().String(), Config: cfg, Server: srv, t: t, queries: tracer, logs: logs}
 	r.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -255,10 +278,25 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
+// httpClient sends every request of the tests; the timeout turns a hung
+// replica into a failure instead of a stuck test binary.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
 // Do sends a request with the given headers ("Name: value") and body (a
-// string, []byte, or anything else as JSON).
+// string, []byte, an io.Reader, sent as it is and chunked unless it knows its
+// length, or anything else as JSON).
 func (r *Replica) Do(method, path string, body any, headers ...string) Response {
 	r.t.Helper()
+	resp, err := r.send(method, path, body, headers...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return resp
+}
+
+// send is Do reporting failures as an error instead of failing a test, so
+// that goroutines may use it.
+func (r *Replica) send(method, path string, body any, headers ...string) (Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -266,16 +304,18 @@ func (r *Replica) Do(method, path string, body any, headers ...string) Response 
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader:
+		rd = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			r.t.Fatal(err)
+			return Response{}, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, r.URL+path, rd)
 	if err != nil {
-		r.t.Fatal(err)
+		return Response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -287,16 +327,16 @@ func (r *Replica) Do(method, path string, body any, headers ...string) Response 
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
+		return Response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		r.t.Fatal(err)
+		return Response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // GraphQLResult is a GraphQL answer.
@@ -304,6 +344,8 @@ type GraphQLResult struct {
 	Status int
 	Data   json.RawMessage
 	Errors []GraphQLError
+	// Body is the response body as sent, for checks on the raw text.
+	Body []byte `json:"-"`
 }
 
 // GraphQLError is one entry of "errors".
@@ -316,18 +358,39 @@ type GraphQLError struct {
 // Code is extensions.code.
 func (e GraphQLError) Code() string { s, _ := e.Extensions["code"].(string); return s }
 
-// GraphQL posts a query with variables, authenticated by bearer when not empty.
-func (r *Replica) GraphQL(bearer, query string, vars map[string]any) GraphQLResult {
-	r.t.Helper()
-	var headers []string
+// GraphQL posts a query with variables, authenticated by bearer when not
+// empty, failing t when there is no GraphQL answer. t is the calling test's,
+// not the replica's, so that parallel subtests can use it.
+func (r *Replica) GraphQL(t testing.TB, bearer, query string, vars map[string]any) GraphQLResult {
+	t.Helper()
+	authz := ""
 	if bearer != "" {
-		headers = append(headers, "Authorization: Bearer "+bearer)
+		authz = "Bearer " + bearer
 	}
-	resp := r.Do(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
-	var out GraphQLResult
-	resp.JSON(r.t, &out)
-	out.Status = resp.Status
-	return out
+	res, err := r.PostGraphQL(authz, query, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// PostGraphQL posts a query with variables and the Authorization header
+// value authz ("" for none: tests of odd headers give it whole). It never
+// touches a testing.T, so goroutines may call it.
+func (r *Replica) PostGraphQL(authz, query string, vars map[string]any) (GraphQLResult, error) {
+	var headers []string
+	if authz != "" {
+		headers = append(headers, "Authorization: "+authz)
+	}
+	resp, err := r.send(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
+	if err != nil {
+		return GraphQLResult{}, err
+	}
+	out := GraphQLResult{Status: resp.Status, Body: resp.Body}
+	if err := json.Unmarshal(resp.Body, &out); err != nil {
+		return GraphQLResult{}, fmt.Errorf("status %d, body is not JSON (%v): %s", resp.Status, err, resp.Body)
+	}
+	return out, nil
 }
 
 // Decode decodes Data into v.
@@ -356,10 +419,19 @@ func (g GraphQLResult) OK(t testing.TB) GraphQLResult {
 	return g
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter writes a replica's log to its test's log, and keeps the lines
+// for Logs. The JSON handler writes one line per call.
+type testWriter struct {
+	t    testing.TB
+	logs *logLines
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	w.logs.mu.Lock()
+	w.logs.lines = append(w.logs.lines, line)
+	w.logs.mu.Unlock()
+	w.t.Log(line)
 	return len(p), nil
 }
 

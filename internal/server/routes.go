@@ -13,9 +13,10 @@ import (
 
 // routes is patd's route table: every route it serves, with the middleware
 // each needs.
-func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler http.Handler) http.Handler {
+func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
-	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).Middleware
+	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).
+		LimitFailures(s.authFailures, m).Middleware
 	service := func(h http.Handler) http.Handler { return httpapi.RequireServiceSecret(cfg.ServiceSecrets, h) }
 
 	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{
@@ -59,8 +60,22 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics, metricsHandler h
 	mux.Handle("POST /auth/cli/approve", user(http.HandlerFunc(cli.Approve)))
 	mux.HandleFunc("POST /auth/cli/poll", cli.Poll)
 
-	mux.Handle("GET /metrics", metricsHandler)
+	leaks := &httpapi.Leaks{Service: s.Tokens, GitHubKeys: s.GitHubKeys, Log: s.log}
+	mux.HandleFunc("POST /secret-scanning/github", leaks.GitHub)
+	if cfg.Events.GitLabToken != "" { // else the routes do not exist: 404
+		gitlab := &httpapi.GitLab{Service: s.Tokens, Log: s.log}
+		mux.Handle("GET /v1/revocable_token_types", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Types)))
+		mux.Handle("POST /v1/revoke_tokens", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Revoke)))
+	}
+
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics)
+	} else {
+		// Served by ServeMetrics on METRICS_ADDR: the public port has no
+		// /metrics to show.
+		mux.HandleFunc("/metrics", httpapi.NotFound)
+	}
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
-	return s.traced(mux, httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithJSONErrors(mux)))
+	return s.traced(mux, httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithTimeout(RequestTimeout, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))))
 }

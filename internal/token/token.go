@@ -25,8 +25,8 @@ const (
 	// Length is the length of every token patd mints.
 	Length = len(PrefixLive) + randomLen + checksumLen
 
-	// maskLen is how much of a token maskedToken shows: the prefix and four
-	// random characters, too little to guess the rest from.
+	// maskLen is how much of a checksummed token maskedToken shows: the
+	// prefix and four random characters, too little to guess the rest from.
 	maskLen = 12
 
 	// MaxNameLength is the longest name a token may have, in characters.
@@ -82,12 +82,6 @@ func hasKnownPrefix(s string) bool {
 	return strings.HasPrefix(s, PrefixLive) || strings.HasPrefix(s, PrefixTest)
 }
 
-// LooksLikeToken reports whether s has the shape of a PAT rather than of a JWT
-// or anything else that may arrive in an Authorization header.
-func LooksLikeToken(s string) bool {
-	return strings.HasPrefix(s, "af_") && !strings.Contains(s, ".")
-}
-
 // New mints a token with the given prefix (PrefixLive or PrefixTest).
 func New(prefix string) (string, error) {
 	if prefix != PrefixLive && prefix != PrefixTest {
@@ -97,9 +91,14 @@ func New(prefix string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	body := prefix + random
+	return WithChecksum(prefix + random), nil
+}
+
+// WithChecksum appends the checksum to body, a prefix and 30 base62
+// characters: what New does with random ones.
+func WithChecksum(body string) string {
 	sum := checksum(body)
-	return body + string(sum[:]), nil
+	return body + string(sum[:])
 }
 
 // Random returns n base62 characters from crypto/rand: for tokens, and for
@@ -158,14 +157,16 @@ func Hash(tok string) [sha256.Size]byte {
 	return sha256.Sum256([]byte(tok))
 }
 
-// Start is the part of a token kept for display: its first twelve characters.
-// A legacy token that short shows only its first third, and never a broken
-// UTF-8 sequence.
+// Start is the part of a token kept for display: the first twelve characters
+// of a checksummed token (the prefix and four of its 36 random characters).
+// Any other token, whose length and alphabet nobody vouches for, keeps at
+// most a third of itself (and never more than twelve characters), so that
+// what is shown leaves most of it to guess; a token of four characters or
+// fewer keeps nothing. The cut never splits a UTF-8 sequence.
 func Start(tok string) string {
 	n := maskLen
-	if len(tok) <= maskLen {
-		// Showing all of a short legacy token would leak it.
-		n = len(tok) / 3
+	if Classify(tok) != Checksummed {
+		n = min(maskLen, len(tok)/3)
 		if len(tok) <= 4 {
 			n = 0
 		}

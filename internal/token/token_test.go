@@ -270,26 +270,6 @@ func TestClassifyControlCharacters(t *testing.T) {
 	}
 }
 
-func TestLooksLikeToken(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
-		{mustNew(t, PrefixLive), true},
-		{"af_live_abc", true},
-		{"af_", true},
-		{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", false},
-		{"af_live_abc.def", false},
-		{"", false},
-		{"AF_live_abc", false},
-	}
-	for _, tt := range tests {
-		if got := LooksLikeToken(tt.in); got != tt.want {
-			t.Errorf("LooksLikeToken(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestHash(t *testing.T) {
 	tests := []struct {
 		in      string
@@ -343,7 +323,9 @@ func TestStartNeverRevealsWholeToken(t *testing.T) {
 		{"abcde", "a"},
 		{"abcdef", "ab"},
 		{"abcdefghijkl", "abcd"},
-		{"abcdefghijklm", "abcdefghijkl"},
+		{"abcdefghijklm", "abcd"},
+		{"0123456789abcdef", "01234"},
+		{"af_live_01234567", "af_li"},
 		{"af_live_0123456789abcdefghijABCDEFGHIJkl", "af_live_0123"},
 	}
 	for _, tt := range tests {
@@ -351,11 +333,19 @@ func TestStartNeverRevealsWholeToken(t *testing.T) {
 			t.Errorf("Start(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+	// Anything but the checksummed form shows at most a third of itself,
+	// never more than twelve characters.
 	for n := 1; n <= 60; n++ {
 		s := strings.Repeat("x", n)
-		if got := Start(s); len(got) >= n || len(got) > 12 {
+		if got := Start(s); 3*len(got) > n || len(got) > 12 {
 			t.Errorf("Start of a %d-character token = %q: shows too much", n, got)
 		}
+	}
+	// Nor does a 44-character af_ string whose checksum does not match.
+	tok := mustNew(t, PrefixLive)
+	bad := tok[:Length-1] + string(tok[Length-1]^1)
+	if got := Start(bad); 3*len(got) > len(bad) {
+		t.Errorf("Start(%q) = %q, want at most a third", bad, got)
 	}
 }
 

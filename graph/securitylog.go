@@ -8,25 +8,25 @@ import (
 )
 
 // eventActions names each audit action of the security log in the schema.
-// pat.EventActions lists exactly these (TestEveryEventActionHasAName), so
-// the log never holds an action the enum cannot carry.
+// pat.LogActions lists exactly these (TestEveryEventActionHasAName), so the
+// log never holds an action the enum cannot carry.
 var eventActions = map[pat.Action]model.PersonalAccessTokenEventAction{
 	pat.ActionCreate:    model.PersonalAccessTokenEventActionCreated,
 	pat.ActionDelete:    model.PersonalAccessTokenEventActionDeleted,
 	pat.ActionRotate:    model.PersonalAccessTokenEventActionRotated,
 	pat.ActionRevokeAll: model.PersonalAccessTokenEventActionRevokedAll,
 	pat.ActionCleanup:   model.PersonalAccessTokenEventActionExpired,
-	"leaked":            model.PersonalAccessTokenEventActionLeaked,
+	pat.ActionLeaked:    model.PersonalAccessTokenEventActionLeaked,
 	pat.ActionImport:    model.PersonalAccessTokenEventActionImported,
 }
 
-func toEventList(p pat.EventPage) (*model.PersonalAccessTokenEventList, error) {
+func toEventList(p pat.LogPage) (*model.PersonalAccessTokenEventList, error) {
 	l := &model.PersonalAccessTokenEventList{
-		Data:       make([]*model.PersonalAccessTokenEvent, len(p.Events)),
+		Data:       make([]*model.PersonalAccessTokenEvent, len(p.Entries)),
 		TotalCount: p.TotalCount,
 		PageInfo:   &model.PersonalAccessTokenPageInfo{HasNextPage: p.HasNextPage},
 	}
-	for i, e := range p.Events {
+	for i, e := range p.Entries {
 		action, ok := eventActions[e.Action]
 		if !ok {
 			return nil, fmt.Errorf("audit action %q has no name in the schema", e.Action)
@@ -51,7 +51,7 @@ func toEventList(p pat.EventPage) (*model.PersonalAccessTokenEventList, error) {
 // eventPageSize is the number of events personalAccessTokenEvents asks for.
 func eventPageSize(first *int) int {
 	if first == nil {
-		return pat.DefaultEventPageSize
+		return pat.DefaultLogPageSize
 	}
 	return *first
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/pattest"
 )
 
@@ -106,6 +107,19 @@ func TestSecurityLog(t *testing.T) {
 	if n, _, err := r.Server.Maintenance.Cleanup(context.Background()); err != nil || n != 1 {
 		t.Fatalf("cleanup deleted %d (%v), want 1", n, err)
 	}
+	// Reported leaked by a secret scanner.
+	var leaked struct {
+		C struct{ ID, Token string } `json:"createPersonalAccessToken"`
+	}
+	if err := json.Unmarshal(mutate(`mutation { createPersonalAccessToken(name: "epsilon") { id token } }`, nil), &leaked); err != nil {
+		t.Fatal(err)
+	}
+	epsilon := leaked.C.ID
+	res, err := r.Server.Tokens.RevokeLeaked(context.Background(), pat.ActorGitHubScanning,
+		[]pat.Leak{{Token: leaked.C.Token, Type: "patd_token", URL: "https://github.com/o/r/blob/main/x", Source: "content"}}, nil)
+	if err != nil || len(res) != 1 || !res[0].Revoked {
+		t.Fatalf("leak report: %+v, %v", res, err)
+	}
 	// Revoked by a backend when the account goes.
 	if resp := r.Do(http.MethodPost, "/internal/users/"+user+"/revoke-all", nil, "Authorization: Bearer "+pattest.ServiceSecret); resp.Status != http.StatusOK {
 		t.Fatalf("revoke-all: %s", resp)
@@ -114,6 +128,8 @@ func TestSecurityLog(t *testing.T) {
 	type want struct{ action, tokenID, name, actor string }
 	wants := []want{ // newest first
 		{"REVOKED_ALL", gamma, "gamma", "service"},
+		{"LEAKED", epsilon, "epsilon", pat.ActorGitHubScanning},
+		{"CREATED", epsilon, "epsilon", user},
 		{"EXPIRED", delta, "delta", "system"},
 		{"CREATED", delta, "delta", user},
 		{"CREATED", gamma, "gamma", user},

@@ -12,15 +12,15 @@ import (
 // would never be seen.
 func TestEveryEventActionHasAName(t *testing.T) {
 	named := map[model.PersonalAccessTokenEventAction]bool{}
-	for _, a := range pat.EventActions {
+	for _, a := range pat.LogActions {
 		n, ok := eventActions[a]
 		if !ok {
-			t.Errorf("audit action %q is listed by pat.EventActions but has no enum value", a)
+			t.Errorf("audit action %q is listed by pat.LogActions but has no enum value", a)
 		}
 		named[n] = true
 	}
-	if len(eventActions) != len(pat.EventActions) {
-		t.Errorf("eventActions names %d actions, pat.EventActions lists %d", len(eventActions), len(pat.EventActions))
+	if len(eventActions) != len(pat.LogActions) {
+		t.Errorf("eventActions names %d actions, pat.LogActions lists %d", len(eventActions), len(pat.LogActions))
 	}
 	for _, v := range model.AllPersonalAccessTokenEventAction {
 		if !named[v] {
