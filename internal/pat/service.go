@@ -125,6 +125,7 @@ type Service struct {
 	store
 	cfg       Config
 	quota     limit.Quota
+	writes    *userGate
 	members   Memberships
 	cliStarts RateLimiter
 	cliPolls  RateLimiter
@@ -153,6 +154,7 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 		cliStarts: d.CLIStarts,
 		cliPolls:  d.CLIPolls,
 		store:     st,
+		writes:    newUserGate(),
 		cfg:       cfg,
 		quota:     d.Quota,
 		members:   d.Memberships,
@@ -324,11 +326,16 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 	if err := s.checkQuota(ctx, userID); err != nil {
 		return Created{}, err
 	}
+	leave, err := s.writes.enter(ctx, userID)
+	if err != nil {
+		return Created{}, err
+	}
+	defer leave()
 	var (
 		created Created
 		res     *limit.Reservation
 	)
-	err := s.inTx(ctx, func(q *db.Queries) error {
+	err = s.inTx(ctx, func(q *db.Queries) error {
 		if err := lockUser(ctx, q, userID); err != nil {
 			return err
 		}
@@ -340,16 +347,8 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 				return err
 			}
 		}
-		// The slot is taken only now, under the user's lock and once the cap
-		// allows the token: a create refused for the cap never holds a slot
-		// that a concurrent create would find spent. A retried transaction
-		// keeps the slot its first run took.
-		if res == nil {
-			r, err := s.takeQuota(ctx, userID)
-			if err != nil {
-				return err
-			}
-			res = &r
+		if err := s.takeQuotaOnce(ctx, userID, &res); err != nil {
+			return err
 		}
 		var err error
 		created, err = s.insert(ctx, q, userID, nt, now)
@@ -366,16 +365,37 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 		return s.emit(ctx, q, tokenEvent(EventCreated, created.Token, now, nil))
 	})
 	if err != nil {
-		// The slot was taken for a token that does not exist: give it back.
-		if res != nil {
-			if rerr := s.quota.Release(context.WithoutCancel(ctx), *res); rerr != nil {
-				s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
-			}
-		}
+		s.releaseQuota(ctx, res)
 		return Created{}, err
 	}
 	created.Quota = res.After
 	return created, nil
+}
+
+// takeQuotaOnce takes a creation slot into *res unless it holds one. Called
+// under the user's lock once the cap allows the token: a create refused for
+// the cap never holds a slot that a concurrent create would find spent, and
+// a retried transaction keeps the slot its first run took.
+func (s *Service) takeQuotaOnce(ctx context.Context, userID string, res **limit.Reservation) error {
+	if *res != nil {
+		return nil
+	}
+	r, err := s.takeQuota(ctx, userID)
+	if err != nil {
+		return err
+	}
+	*res = &r
+	return nil
+}
+
+// releaseQuota gives back a slot taken for a token that does not exist.
+func (s *Service) releaseQuota(ctx context.Context, res *limit.Reservation) {
+	if res == nil {
+		return
+	}
+	if err := s.quota.Release(context.WithoutCancel(ctx), *res); err != nil {
+		s.log.ErrorContext(ctx, "release creation quota slot", "error", err)
+	}
 }
 
 // checkQuota fails as takeQuota would when userID has no creation slot left
@@ -586,8 +606,21 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	if err := checkExpiry(expiresAt, now); err != nil {
 		return Created{}, err
 	}
-	var created Created
-	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
+	// A rotation mints a token: it takes a creation slot like a create, so
+	// that rotating in a loop cannot get around the daily quota.
+	if err := s.checkQuota(ctx, p.UserID); err != nil {
+		return Created{}, err
+	}
+	leave, err := s.writes.enter(ctx, p.UserID)
+	if err != nil {
+		return Created{}, err
+	}
+	defer leave()
+	var (
+		created Created
+		res     *limit.Reservation
+	)
+	err = s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
 		if err := lockUser(ctx, q, p.UserID); err != nil {
 			return nil, err
 		}
@@ -611,6 +644,9 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
 			return nil, err
 		}
+		if err := s.takeQuotaOnce(ctx, p.UserID, &res); err != nil {
+			return nil, err
+		}
 		created, err = s.insert(ctx, q, p.UserID, NewToken{Name: old.Name, ExpiresAt: exp, OrganizationID: deref(old.OrganizationID)}, now)
 		if err != nil {
 			return nil, err
@@ -626,8 +662,10 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		return [][]byte{old.TokenHash}, s.emit(ctx, q, rotationEvents(old, created.Token, graceSeconds, now)...)
 	})
 	if err != nil {
+		s.releaseQuota(ctx, res)
 		return Created{}, err
 	}
+	created.Quota = res.After
 	return created, nil
 }
 

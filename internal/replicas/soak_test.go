@@ -1,9 +1,8 @@
-//go:build soak
-
 package replicas_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/alternatefutures/patd/internal/pattest"
 )
 
@@ -27,9 +28,10 @@ import (
 // SOAK_DURATION (default 40s) and SOAK_OUTAGE (default 3s) change the run,
 // SOAK_VALIDATE_RATE (default 300) the validations per second.
 func TestSoak(t *testing.T) {
-	duration := envDuration(t, "SOAK_DURATION", 40*time.Second)
-	outage := envDuration(t, "SOAK_OUTAGE", 3*time.Second)
-	rate := 300
+	// make test runs the short soak; make soak a longer one (SOAK_*).
+	duration := envDuration(t, "SOAK_DURATION", 25*time.Second)
+	outage := envDuration(t, "SOAK_OUTAGE", 2*time.Second)
+	rate := 150
 	if v := os.Getenv("SOAK_VALIDATE_RATE"); v != "" {
 		if _, err := fmt.Sscan(v, &rate); err != nil || rate <= 0 {
 			t.Fatalf("SOAK_VALIDATE_RATE=%q", v)
@@ -37,9 +39,12 @@ func TestSoak(t *testing.T) {
 	}
 
 	cfg := pattest.Config(t)
-	cfg.CreateLimit, cfg.MaxActive = 1_000_000, 1_000_000
+	// Limits low enough to be reached by some users during the run: the
+	// checker asserts they were never exceeded.
+	cfg.CreateLimit, cfg.MaxActive = soakCreateLimit, soakMaxActive
 	cfg.ValidateRate = 0 // watchers poll revoked tokens hard; the rate limit is not under test
 	proxy := pattest.NewProxy(t, "127.0.0.1:5432")
+	direct := cfg.DatabaseURL // the checker's, never cut
 	cfg.DatabaseURL = proxy.Rewrite(cfg.DatabaseURL)
 	s := &soak{
 		t:        t,
@@ -51,8 +56,8 @@ func TestSoak(t *testing.T) {
 	for i := range 20 {
 		s.users = append(s.users, fmt.Sprintf("soak-user-%d", i))
 	}
-	for range 150 {
-		if err := s.create(); err != nil {
+	for i := range 150 {
+		if err := s.createFor(s.users[i%len(s.users)]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,6 +70,19 @@ func TestSoak(t *testing.T) {
 
 	// Validations at rate per second, spread over the replicas and tokens.
 	ticks := make(chan struct{}, rate)
+	// The limits, checked in the database all along.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+				s.checkLimits(direct)
+			}
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -93,8 +111,15 @@ func TestSoak(t *testing.T) {
 					continue
 				}
 				r := s.replicas[rand.N(len(s.replicas))]
+				asked := time.Now()
 				status, _, err := s.validate(r, tok.secret)
 				s.count("validate", s.phase(time.Now()), status, err)
+				if err == nil && status == http.StatusOK {
+					if !tok.expiresAt.IsZero() && asked.After(tok.expiresAt) {
+						s.expiredValid.Add(1)
+					}
+					s.used.Store(tok.id, true)
+				}
 			}
 		}()
 	}
@@ -137,9 +162,24 @@ func TestSoak(t *testing.T) {
 	watchers.Wait()
 
 	s.report(duration, rate)
+	s.checkLimits(direct)
+	// SIGTERM for every replica: each writes its pending lastUsedAt values.
+	for _, r := range s.replicas {
+		r.Stop()
+	}
+	s.checkLastUsed(direct)
 }
 
-type soakToken struct{ id, secret, user string }
+// The soak's limits: a user starts with 7 or 8 tokens.
+const (
+	soakCreateLimit = 40
+	soakMaxActive   = 12
+)
+
+type soakToken struct {
+	id, secret, user string
+	expiresAt        time.Time // zero: never
+}
 
 type soak struct {
 	t        *testing.T
@@ -156,6 +196,10 @@ type soak struct {
 	latencies  [2][]time.Duration // [normal, after outage]
 	late       atomic.Int64       // revocations some replica still accepted after 1 s
 	stats      map[string]map[string]int
+
+	expiredValid atomic.Int64 // 200s for a token asked after its expiry
+	overLimits   atomic.Int64 // samples that found a user above a limit
+	used         sync.Map     // token id → validated at least once
 }
 
 const (
@@ -276,10 +320,19 @@ func (s *soak) validate(r *pattest.Replica, secret string) (int, string, error) 
 	return status, a.Code, err
 }
 
-func (s *soak) create() error {
-	user := s.users[rand.N(len(s.users))]
+func (s *soak) create() error { return s.createFor(s.users[rand.N(len(s.users))]) }
+
+// createFor creates a token for user; one in five expires within seconds,
+// so that validations after expiry are tried too.
+func (s *soak) createFor(user string) error {
 	r := s.replicas[rand.N(len(s.replicas))]
-	status, b, err := s.do(r, http.MethodPost, "/api/tokens", "Bearer "+r.JWT(user), map[string]any{"name": "soak"})
+	body := map[string]any{"name": "soak"}
+	var exp time.Time
+	if rand.N(5) == 0 {
+		exp = time.Now().Add(time.Duration(2+rand.N(6)) * time.Second).Truncate(time.Millisecond)
+		body["expiresAt"] = exp.UnixMilli()
+	}
+	status, b, err := s.do(r, http.MethodPost, "/api/tokens", "Bearer "+r.JWT(user), body)
 	s.count("create", s.phase(time.Now()), status, err)
 	if err != nil || status != http.StatusCreated {
 		return fmt.Errorf("create: %d %s %v", status, b, err)
@@ -290,8 +343,55 @@ func (s *soak) create() error {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return err
 	}
-	s.put(soakToken{id: c.Token.ID, secret: c.Token.Token, user: user})
+	s.put(soakToken{id: c.Token.ID, secret: c.Token.Token, user: user, expiresAt: exp})
 	return nil
+}
+
+// checkLimits counts, in the database, every user's unexpired tokens and
+// creations (creates and rotations); none may be above its limit.
+func (s *soak) checkLimits(url string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return // the outage: nothing to sample
+	}
+	defer conn.Close(ctx)
+	var active, created int
+	err = conn.QueryRow(ctx, `
+		SELECT
+		  (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM personal_access_tokens
+		     WHERE expires_at IS NULL OR expires_at > now() GROUP BY user_id) a),
+		  (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM pat_audit_events
+		     WHERE action IN ('create', 'rotate') GROUP BY user_id) c)`).Scan(&active, &created)
+	if err != nil {
+		return
+	}
+	if active > soakMaxActive || created > soakCreateLimit {
+		s.overLimits.Add(1)
+		s.t.Logf("a user holds %d active tokens (cap %d) and created %d (quota %d)", active, soakMaxActive, created, soakCreateLimit)
+	}
+}
+
+// checkLastUsed asserts that every token validated during the run that still
+// exists has a lastUsedAt, once every replica has stopped.
+func (s *soak) checkLastUsed(url string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ids []string
+	s.used.Range(func(k, _ any) bool { ids = append(ids, k.(string)); return true })
+	var missing int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM personal_access_tokens WHERE id = ANY($1) AND last_used_at IS NULL`, ids).Scan(&missing); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("lastUsedAt: %d tokens validated during the run, %d of those still stored lack lastUsedAt", len(ids), missing)
+	if missing > 0 {
+		s.t.Errorf("%d tokens validated during the run have no lastUsedAt after every replica stopped", missing)
+	}
 }
 
 // change makes one random change; a revocation that succeeds is watched.
@@ -347,9 +447,14 @@ func (s *soak) change(watchers *sync.WaitGroup) {
 		switch {
 		case err != nil || st != http.StatusOK:
 		case out.Data != nil && out.Data.R != nil:
-			s.put(soakToken{id: out.Data.R.ID, secret: out.Data.R.Token, user: user})
+			s.put(soakToken{id: out.Data.R.ID, secret: out.Data.R.Token, user: user, expiresAt: toks[0].expiresAt})
 		case len(out.Errors) > 0 && out.Errors[0].Extensions.Code == "NOT_FOUND":
 			status = http.StatusNotFound // GraphQL reports failures in a 200
+		case len(out.Errors) > 0 && out.Errors[0].Extensions.Code == "BAD_USER_INPUT":
+			status = http.StatusBadRequest // an expired token cannot keep its expiry
+		case len(out.Errors) > 0 && (out.Errors[0].Extensions.Code == "RATE_LIMIT_EXCEEDED" || out.Errors[0].Extensions.Code == "MAX_TOKENS_EXCEEDED"):
+			status = http.StatusTooManyRequests // a limit held: the old token stays
+			s.put(toks[0])
 		default:
 			status = http.StatusInternalServerError
 		}
@@ -361,8 +466,9 @@ func (s *soak) change(watchers *sync.WaitGroup) {
 	phase := s.phase(returned)
 	s.count(op, phase, status, err)
 	if err != nil || status != http.StatusOK {
-		// 404: a revoke-all of the user took the token first; not a fault.
-		if phase == "normal" && status != http.StatusNotFound {
+		// 404: a revoke-all of the user took the token first; 429: a limit
+		// held; 400: the token had expired. None is a fault.
+		if phase == "normal" && status >= 500 {
 			s.t.Logf("%s failed outside the outage: %d %s %v", op, status, strings.TrimSpace(string(body)), err)
 		}
 		// Whether it happened is unknown: the tokens are not used again.
@@ -457,6 +563,12 @@ func (s *soak) report(duration time.Duration, rate int) {
 	}
 	if len(s.latencies[phaseAfterOutage]) == 0 {
 		s.t.Error("no revocation succeeded in the 2 s after the outage")
+	}
+	if n := s.expiredValid.Load(); n > 0 {
+		s.t.Errorf("%d validations answered 200 for a token after its expiry", n)
+	}
+	if n := s.overLimits.Load(); n > 0 {
+		s.t.Errorf("%d samples found a user above the creation quota or the active cap", n)
 	}
 }
 
