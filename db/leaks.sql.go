@@ -11,9 +11,15 @@ import (
 )
 
 const deleteTokensByHash = `-- name: DeleteTokensByHash :many
-DELETE FROM personal_access_tokens WHERE token_hash = ANY($1::bytea[]) RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
+WITH doomed AS (
+    SELECT p.id FROM personal_access_tokens AS p WHERE p.token_hash = ANY($1::bytea[]) ORDER BY p.id FOR UPDATE
+)
+DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
+RETURNING t.id, t.user_id, t.name, t.token_hash, t.token_start, t.expires_at, t.last_used_at, t.created_at, t.updated_at, t.organization_id
 `
 
+// Locks the rows in id order before deleting them, as every statement that
+// locks several tokens does (see TouchTokens).
 func (q *Queries) DeleteTokensByHash(ctx context.Context, hashes [][]byte) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteTokensByHash, hashes)
 	if err != nil {

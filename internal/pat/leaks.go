@@ -99,26 +99,10 @@ func (s *Service) RevokeLeaked(ctx context.Context, actor string, leaks []Leak, 
 		if err != nil || len(rows) == 0 {
 			return nil, err
 		}
-		where := whereFound(leaks, results)
-		n := len(rows)
-		users, ids, details, extra := make([]string, n), make([]string, n), make([][]byte, n), make([]map[string]any, n)
-		hashes := make([][]byte, n)
-		for i, r := range rows {
-			users[i], ids[i], hashes[i] = r.UserID, r.ID, r.TokenHash
+		for _, r := range rows {
 			revoked[[32]byte(r.TokenHash)] = true
-			extra[i] = where[[32]byte(r.TokenHash)]
-			if details[i], err = json.Marshal(extra[i]); err != nil {
-				return nil, err
-			}
 		}
-		info := requestinfo.FromContext(ctx)
-		if err := q.InsertDetailedAuditEvents(ctx, db.InsertDetailedAuditEventsParams{
-			Action: string(ActionLeaked), ActorID: actor, UserIds: users, TokenIds: ids, Details: details,
-			ClientIp: info.ClientIP, UserAgent: info.UserAgent, RequestID: info.ID,
-		}); err != nil {
-			return nil, err
-		}
-		return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonLeaked, now, extra)...)
+		return s.auditLeaks(ctx, q, actor, rows, whereFound(leaks, results), now)
 	})
 	if err != nil {
 		return nil, err
@@ -127,6 +111,31 @@ func (s *Service) RevokeLeaked(ctx context.Context, actor string, leaks []Leak, 
 		results[i].Revoked = revoked[results[i].Hash]
 	}
 	return results, nil
+}
+
+// auditLeaks records, for each token a report revoked, an audit event and a
+// token.revoked event saying where it was found; it returns the hashes to
+// forget on every replica.
+func (s *Service) auditLeaks(ctx context.Context, q *db.Queries, actor string, rows []db.PersonalAccessToken, where map[[32]byte]map[string]any, now time.Time) ([][]byte, error) {
+	n := len(rows)
+	users, ids, details, extra := make([]string, n), make([]string, n), make([][]byte, n), make([]map[string]any, n)
+	hashes := make([][]byte, n)
+	for i, r := range rows {
+		users[i], ids[i], hashes[i] = r.UserID, r.ID, r.TokenHash
+		extra[i] = where[[32]byte(r.TokenHash)]
+		var err error
+		if details[i], err = json.Marshal(extra[i]); err != nil {
+			return nil, err
+		}
+	}
+	info := requestinfo.FromContext(ctx)
+	if err := q.InsertDetailedAuditEvents(ctx, db.InsertDetailedAuditEventsParams{
+		Action: string(ActionLeaked), ActorID: actor, UserIds: users, TokenIds: ids, Details: details,
+		ClientIp: info.ClientIP, UserAgent: info.UserAgent, RequestID: info.ID,
+	}); err != nil {
+		return nil, err
+	}
+	return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonLeaked, now, extra)...)
 }
 
 // Bounds of what a report may make patd store about where a leak was found.

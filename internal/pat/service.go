@@ -621,45 +621,9 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		res     *limit.Reservation
 	)
 	err = s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		if err := lockUser(ctx, q, p.UserID); err != nil {
-			return nil, err
-		}
-		old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: p.UserID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		if err != nil {
-			return nil, err
-		}
-		exp := expiresAt
-		if exp == nil && old.ExpiresAt != nil {
-			exp = old.ExpiresAt
-			if err := checkExpiry(exp, now); err != nil {
-				return nil, inputError(ReasonInvalidExpiration, "the token has expired; give the new one an expiresAt")
-			}
-		}
-		if err := retire(ctx, q, old, time.Duration(graceSeconds)*time.Second, now); err != nil {
-			return nil, err
-		}
-		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
-			return nil, err
-		}
-		if err := s.takeQuotaOnce(ctx, p.UserID, &res); err != nil {
-			return nil, err
-		}
-		created, err = s.insert(ctx, q, p.UserID, NewToken{Name: old.Name, ExpiresAt: exp, OrganizationID: deref(old.OrganizationID)}, now)
-		if err != nil {
-			return nil, err
-		}
-		// The name too, so that the security log can name a token minted
-		// by a rotation after it is gone.
-		if err := audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
-			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds, "name": old.Name}); err != nil {
-			return nil, err
-		}
-		// Cached answers for the old token are stale either way: it is gone
-		// or expires sooner.
-		return [][]byte{old.TokenHash}, s.emit(ctx, q, rotationEvents(old, created.Token, graceSeconds, now)...)
+		var hashes [][]byte
+		created, hashes, err = s.rotateIn(ctx, q, p.UserID, id, expiresAt, graceSeconds, now, &res)
+		return hashes, err
 	})
 	if err != nil {
 		s.releaseQuota(ctx, res)
@@ -667,6 +631,51 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	}
 	created.Quota = res.After
 	return created, nil
+}
+
+// rotateIn is Rotate's transaction, in q: it retires token id of userID and
+// mints its successor, taking a quota slot into *res; it returns the new
+// token and the hash of the old one, whose cached answers are now stale.
+func (s *Service) rotateIn(ctx context.Context, q *db.Queries, userID, id string, expiresAt *time.Time, graceSeconds int, now time.Time, res **limit.Reservation) (Created, [][]byte, error) {
+	if err := lockUser(ctx, q, userID); err != nil {
+		return Created{}, nil, err
+	}
+	old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: userID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Created{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return Created{}, nil, err
+	}
+	exp := expiresAt
+	if exp == nil && old.ExpiresAt != nil {
+		exp = old.ExpiresAt
+		if err := checkExpiry(exp, now); err != nil {
+			return Created{}, nil, inputError(ReasonInvalidExpiration, "the token has expired; give the new one an expiresAt")
+		}
+	}
+	if err := retire(ctx, q, old, time.Duration(graceSeconds)*time.Second, now); err != nil {
+		return Created{}, nil, err
+	}
+	if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
+		return Created{}, nil, err
+	}
+	if err := s.takeQuotaOnce(ctx, userID, res); err != nil {
+		return Created{}, nil, err
+	}
+	created, err := s.insert(ctx, q, userID, NewToken{Name: old.Name, ExpiresAt: exp, OrganizationID: deref(old.OrganizationID)}, now)
+	if err != nil {
+		return Created{}, nil, err
+	}
+	// The name too, so that the security log can name a token minted by a
+	// rotation after it is gone.
+	if err := audit(ctx, q, ActionRotate, userID, userID, &id,
+		map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds, "name": old.Name}); err != nil {
+		return Created{}, nil, err
+	}
+	// Cached answers for the old token are stale either way: it is gone
+	// or expires sooner.
+	return created, [][]byte{old.TokenHash}, s.emit(ctx, q, rotationEvents(old, created.Token, graceSeconds, now)...)
 }
 
 // retire ends a rotated-out token: at once without a grace period, else it

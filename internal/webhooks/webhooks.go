@@ -191,26 +191,9 @@ func (w *Webhooks) Write(ctx context.Context, tx pgx.Tx, events []pat.Event) err
 		return nil
 	}
 	q := db.New(tx)
-	counts := map[string]int32{}
-	for _, e := range events {
-		counts[e.TokenID]++
-	}
-	tokens := make([]string, 0, len(counts))
-	for id := range counts {
-		tokens = append(tokens, id)
-	}
-	slices.Sort(tokens) // one lock order for every transaction: no deadlocks
-	ns := make([]int32, len(tokens))
-	for i, id := range tokens {
-		ns[i] = counts[id]
-	}
-	rows, err := q.NextTokenEventSeqs(ctx, db.NextTokenEventSeqsParams{TokenIds: tokens, Counts: ns})
+	next, err := reserveSeqs(ctx, q, events)
 	if err != nil {
-		return fmt.Errorf("webhook outbox: %w", err)
-	}
-	next := make(map[string]int32, len(rows))
-	for _, r := range rows {
-		next[r.TokenID] = r.Seq - counts[r.TokenID] + 1
+		return err
 	}
 	n := len(events)
 	arg := db.InsertWebhookEventsParams{
@@ -251,10 +234,42 @@ func (w *Webhooks) Write(ctx context.Context, tx pgx.Tx, events []pat.Event) err
 			return fmt.Errorf("webhook outbox: %w", err)
 		}
 	}
-	jobs := make([]river.InsertManyParams, 0, n*len(w.cfg.URLs))
-	for i := range events {
+	return w.enqueue(ctx, tx, arg.Ids, arg.TokenIds)
+}
+
+// reserveSeqs takes, for each token of events, as many numbers of its event
+// sequence as it has events here, and returns the first of each.
+func reserveSeqs(ctx context.Context, q *db.Queries, events []pat.Event) (map[string]int32, error) {
+	counts := map[string]int32{}
+	for _, e := range events {
+		counts[e.TokenID]++
+	}
+	tokens := make([]string, 0, len(counts))
+	for id := range counts {
+		tokens = append(tokens, id)
+	}
+	slices.Sort(tokens) // one lock order for every transaction: no deadlocks
+	ns := make([]int32, len(tokens))
+	for i, id := range tokens {
+		ns[i] = counts[id]
+	}
+	rows, err := q.NextTokenEventSeqs(ctx, db.NextTokenEventSeqsParams{TokenIds: tokens, Counts: ns})
+	if err != nil {
+		return nil, fmt.Errorf("webhook outbox: %w", err)
+	}
+	next := make(map[string]int32, len(rows))
+	for _, r := range rows {
+		next[r.TokenID] = r.Seq - counts[r.TokenID] + 1
+	}
+	return next, nil
+}
+
+// enqueue adds, in tx, one River job per event and endpoint.
+func (w *Webhooks) enqueue(ctx context.Context, tx pgx.Tx, eventIDs, tokenIDs []string) error {
+	jobs := make([]river.InsertManyParams, 0, len(eventIDs)*len(w.cfg.URLs))
+	for i := range eventIDs {
 		for _, url := range w.cfg.URLs {
-			jobs = append(jobs, river.InsertManyParams{Args: deliverArgs{EventID: arg.Ids[i], Endpoint: url, TokenID: arg.TokenIds[i]}})
+			jobs = append(jobs, river.InsertManyParams{Args: deliverArgs{EventID: eventIDs[i], Endpoint: url, TokenID: tokenIDs[i]}})
 		}
 	}
 	if _, err := w.river.InsertManyTx(ctx, tx, jobs); err != nil {

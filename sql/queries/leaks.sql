@@ -15,7 +15,13 @@ DELETE FROM leak_reports WHERE seen_at < @before::timestamptz;
 SELECT token_hash FROM personal_access_tokens WHERE token_hash = ANY(@hashes::bytea[]);
 
 -- name: DeleteTokensByHash :many
-DELETE FROM personal_access_tokens WHERE token_hash = ANY(@hashes::bytea[]) RETURNING *;
+-- Locks the rows in id order before deleting them, as every statement that
+-- locks several tokens does (see TouchTokens).
+WITH doomed AS (
+    SELECT p.id FROM personal_access_tokens AS p WHERE p.token_hash = ANY(@hashes::bytea[]) ORDER BY p.id FOR UPDATE
+)
+DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
+RETURNING t.*;
 
 -- name: InsertDetailedAuditEvents :exec
 -- One event per token, each with its own detail, in one statement.
