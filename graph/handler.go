@@ -10,7 +10,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -63,15 +62,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	// With introspection off, "Did you mean" would reveal the schema; the
 	// presenter strips the suggestions of the rules this does not cover.
 	srv.SetDisableSuggestion(!opts.Development)
-	srv.AroundOperations(memoizePages)
-	// Routers ask for a trace of each subgraph fetch with the header
-	// apollo-federation-include-trace: ftv1; without it this costs a header
-	// lookup per field. Error messages in traces are masked (the default):
-	// whoever sends the header gets no more than the answer's errors.
-	srv.Use(&apollofederatedtracingv1.Tracer{})
-	if opts.TracerProvider != nil {
-		srv.Use(newOperationSpans(opts.TracerProvider))
-	}
+	useRouterExtensions(srv, opts.TracerProvider)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil && graphql.HasOperationContext(ctx) {

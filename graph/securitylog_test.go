@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"testing"
@@ -57,132 +56,162 @@ func eventsPage(t *testing.T, r *pattest.Replica, bearer string, first int, afte
 	return out.P
 }
 
-func TestSecurityLog(t *testing.T) {
-	t.Parallel()
-	r := startReplica(t)
-	const user = "user-events"
-	jwt := r.JWT(user)
-	const userAgent = "EventsTest/1.0"
-	mutate := func(query string, vars map[string]any) json.RawMessage {
-		t.Helper()
-		res, _ := askGraphQL(t, r, jwt, query, vars, "User-Agent: "+userAgent)
-		ok(t, res)
-		return res.Data
-	}
-	create := func(name string) string {
-		t.Helper()
-		var out struct {
-			C struct{ ID string } `json:"createPersonalAccessToken"`
-		}
-		if err := json.Unmarshal(mutate(`mutation($n: String!) { createPersonalAccessToken(name: $n) { id } }`, map[string]any{"n": name}), &out); err != nil {
-			t.Fatal(err)
-		}
-		return out.C.ID
-	}
-	del := func(id string) {
-		t.Helper()
-		mutate(`mutation($id: ID!) { deletePersonalAccessToken(id: $id) }`, map[string]any{"id": id})
-	}
+// history makes changes to one user's tokens as that user, from one client.
+type history struct {
+	t         *testing.T
+	r         *pattest.Replica
+	user, jwt string
+}
 
-	// Someone else's changes never show.
-	mustCreate(t, r, r.JWT("user-events-other"), "not mine")
+const historyUserAgent = "EventsTest/1.0"
 
-	alpha := create("alpha")
-	beta := create("beta")
-	var rotated struct {
-		R struct{ ID string } `json:"rotatePersonalAccessToken"`
-	}
-	if err := json.Unmarshal(mutate(`mutation($id: ID!) { rotatePersonalAccessToken(id: $id) { id } }`, map[string]any{"id": alpha}), &rotated); err != nil {
-		t.Fatal(err)
-	}
-	alpha2 := rotated.R.ID
-	del(beta)
-	// A token minted by a rotation has no creation event of its own: its
-	// name comes from the rotation.
-	del(alpha2)
-	gamma := create("gamma")
-	// Expired and removed by patd: no request, so no address.
-	delta := create("delta")
-	expire(t, r, delta)
-	if n, _, err := r.Server.Maintenance.Cleanup(context.Background()); err != nil || n != 1 {
-		t.Fatalf("cleanup deleted %d (%v), want 1", n, err)
-	}
-	// Reported leaked by a secret scanner.
-	var leaked struct {
+func (h history) mutate(query string, vars map[string]any, out any) {
+	h.t.Helper()
+	res, _ := askGraphQL(h.t, h.r, h.jwt, query, vars, "User-Agent: "+historyUserAgent)
+	decode(h.t, res, out)
+}
+
+// create returns the new token's id and secret.
+func (h history) create(name string) (string, string) {
+	h.t.Helper()
+	var out struct {
 		C struct{ ID, Token string } `json:"createPersonalAccessToken"`
 	}
-	if err := json.Unmarshal(mutate(`mutation { createPersonalAccessToken(name: "epsilon") { id token } }`, nil), &leaked); err != nil {
-		t.Fatal(err)
+	h.mutate(`mutation($n: String!) { createPersonalAccessToken(name: $n) { id token } }`, map[string]any{"n": name}, &out)
+	return out.C.ID, out.C.Token
+}
+
+func (h history) rotate(id string) string {
+	h.t.Helper()
+	var out struct {
+		R struct{ ID string } `json:"rotatePersonalAccessToken"`
 	}
-	epsilon := leaked.C.ID
-	res, err := r.Server.Tokens.RevokeLeaked(context.Background(), pat.ActorGitHubScanning,
-		[]pat.Leak{{Token: leaked.C.Token, Type: "patd_token", URL: "https://github.com/o/r/blob/main/x", Source: "content"}}, nil)
+	h.mutate(`mutation($id: ID!) { rotatePersonalAccessToken(id: $id) { id } }`, map[string]any{"id": id}, &out)
+	return out.R.ID
+}
+
+func (h history) del(id string) {
+	h.t.Helper()
+	h.mutate(`mutation($id: ID!) { deletePersonalAccessToken(id: $id) }`, map[string]any{"id": id}, &struct{}{})
+}
+
+type wantEntry struct{ action, tokenID, name, actor string }
+
+// makeHistory makes one entry of every action the log shows, and returns
+// them newest first.
+func (h history) makeHistory() []wantEntry {
+	h.t.Helper()
+	ctx := context.Background()
+	alpha, _ := h.create("alpha")
+	beta, _ := h.create("beta")
+	alpha2 := h.rotate(alpha)
+	h.del(beta)
+	// A token minted by a rotation has no creation event of its own: its
+	// name comes from the rotation.
+	h.del(alpha2)
+	gamma, _ := h.create("gamma")
+	// Expired and removed by patd: no request, so no address.
+	delta, _ := h.create("delta")
+	expire(h.t, h.r, delta)
+	if n, _, err := h.r.Server.Maintenance.Cleanup(ctx); err != nil || n != 1 {
+		h.t.Fatalf("cleanup deleted %d (%v), want 1", n, err)
+	}
+	// Reported leaked by a secret scanner.
+	epsilon, secret := h.create("epsilon")
+	res, err := h.r.Server.Tokens.RevokeLeaked(ctx, pat.ActorGitHubScanning,
+		[]pat.Leak{{Token: secret, Type: "patd_token", URL: "https://github.com/o/r/blob/main/x", Source: "content"}}, nil)
 	if err != nil || len(res) != 1 || !res[0].Revoked {
-		t.Fatalf("leak report: %+v, %v", res, err)
+		h.t.Fatalf("leak report: %+v, %v", res, err)
 	}
 	// Revoked by a backend when the account goes.
-	if resp := r.Do(http.MethodPost, "/internal/users/"+user+"/revoke-all", nil, "Authorization: Bearer "+pattest.ServiceSecret); resp.Status != http.StatusOK {
-		t.Fatalf("revoke-all: %s", resp)
+	if resp := h.r.Do(http.MethodPost, "/internal/users/"+h.user+"/revoke-all", nil, "Authorization: Bearer "+pattest.ServiceSecret); resp.Status != http.StatusOK {
+		h.t.Fatalf("revoke-all: %s", resp)
 	}
-
-	type want struct{ action, tokenID, name, actor string }
-	wants := []want{ // newest first
+	u := h.user
+	return []wantEntry{
 		{"REVOKED_ALL", gamma, "gamma", "service"},
 		{"LEAKED", epsilon, "epsilon", pat.ActorGitHubScanning},
-		{"CREATED", epsilon, "epsilon", user},
+		{"CREATED", epsilon, "epsilon", u},
 		{"EXPIRED", delta, "delta", "system"},
-		{"CREATED", delta, "delta", user},
-		{"CREATED", gamma, "gamma", user},
-		{"DELETED", alpha2, "alpha", user},
-		{"DELETED", beta, "beta", user},
-		{"ROTATED", alpha, "alpha", user},
-		{"CREATED", beta, "beta", user},
-		{"CREATED", alpha, "alpha", user},
+		{"CREATED", delta, "delta", u},
+		{"CREATED", gamma, "gamma", u},
+		{"DELETED", alpha2, "alpha", u},
+		{"DELETED", beta, "beta", u},
+		{"ROTATED", alpha, "alpha", u},
+		{"CREATED", beta, "beta", u},
+		{"CREATED", alpha, "alpha", u},
 	}
+}
 
-	// Pages of two, each cursor leading to the next.
+// pagesOfTwo reads the whole log two entries at a time, each cursor leading
+// to the next, checking every page's total.
+func pagesOfTwo(t *testing.T, r *pattest.Replica, jwt string, total int) []event {
+	t.Helper()
 	var got []event
 	after := ""
-	for range 10 {
+	for range total {
 		p := eventsPage(t, r, jwt, 2, after)
-		if p.TotalCount != len(wants) {
-			t.Fatalf("totalCount %d, want %d", p.TotalCount, len(wants))
+		if p.TotalCount != total {
+			t.Fatalf("totalCount %d, want %d", p.TotalCount, total)
 		}
 		got = append(got, p.Data...)
 		if !p.PageInfo.HasNextPage {
-			break
+			return got
 		}
 		if p.PageInfo.EndCursor == nil || len(p.Data) != 2 {
 			t.Fatalf("a page with a next page has %d events and cursor %v", len(p.Data), p.PageInfo.EndCursor)
 		}
 		after = *p.PageInfo.EndCursor
 	}
+	t.Fatalf("more pages than %d entries", total)
+	return nil
+}
+
+// checkEntry compares entry i with what was done; the user's own changes
+// carry their request's address and User-Agent, patd's own none.
+func checkEntry(t *testing.T, i int, e event, w wantEntry, user string) {
+	t.Helper()
+	if e.Action != w.action || e.TokenID != w.tokenID || e.TokenName == nil || *e.TokenName != w.name || e.Actor != w.actor {
+		t.Errorf("event %d: got %s %s %v by %s, want %s %s %s by %s", i, e.Action, e.TokenID, orNil(e.TokenName), e.Actor,
+			w.action, w.tokenID, w.name, w.actor)
+	}
+	if !dateRE.MatchString(e.CreatedAt) || e.ID == "" {
+		t.Errorf("event %d: id %q createdAt %q", i, e.ID, e.CreatedAt)
+	}
+	switch w.actor {
+	case user:
+		if orNil(e.ClientIP) != "127.0.0.1" || orNil(e.UserAgent) != historyUserAgent {
+			t.Errorf("event %d (%s): clientIp %v userAgent %v", i, e.Action, orNil(e.ClientIP), orNil(e.UserAgent))
+		}
+	case "system":
+		if e.ClientIP != nil || e.UserAgent != nil {
+			t.Errorf("cleanup event with clientIp %v userAgent %v, want null", orNil(e.ClientIP), orNil(e.UserAgent))
+		}
+	}
+}
+
+func TestSecurityLog(t *testing.T) {
+	t.Parallel()
+	r := startReplica(t)
+	const user = "user-events"
+	jwt := r.JWT(user)
+	// Someone else's changes never show.
+	mustCreate(t, r, r.JWT("user-events-other"), "not mine")
+	wants := history{t: t, r: r, user: user, jwt: jwt}.makeHistory()
+
+	got := pagesOfTwo(t, r, jwt, len(wants))
 	if len(got) != len(wants) {
 		t.Fatalf("got %d events, want %d: %+v", len(got), len(wants), got)
 	}
 	ids := map[string]bool{}
 	for i, w := range wants {
-		e := got[i]
-		if e.Action != w.action || e.TokenID != w.tokenID || e.TokenName == nil || *e.TokenName != w.name || e.Actor != w.actor {
-			t.Errorf("event %d: got %s %s %v by %s, want %s %s %s by %s", i, e.Action, e.TokenID, orNil(e.TokenName), e.Actor,
-				w.action, w.tokenID, w.name, w.actor)
+		checkEntry(t, i, got[i], w, user)
+		if ids[got[i].ID] {
+			t.Errorf("event %d: id %s seen before", i, got[i].ID)
 		}
-		if !dateRE.MatchString(e.CreatedAt) || e.ID == "" || ids[e.ID] {
-			t.Errorf("event %d: id %q createdAt %q", i, e.ID, e.CreatedAt)
-		}
-		ids[e.ID] = true
-		if i > 0 && e.CreatedAt > got[i-1].CreatedAt {
+		ids[got[i].ID] = true
+		if i > 0 && got[i].CreatedAt > got[i-1].CreatedAt {
 			t.Errorf("event %d is newer than the one before it", i)
-		}
-		switch w.actor {
-		case user:
-			if orNil(e.ClientIP) != "127.0.0.1" || orNil(e.UserAgent) != userAgent {
-				t.Errorf("event %d (%s): clientIp %v userAgent %v", i, e.Action, orNil(e.ClientIP), orNil(e.UserAgent))
-			}
-		case "system":
-			if e.ClientIP != nil || e.UserAgent != nil {
-				t.Errorf("cleanup event with clientIp %v userAgent %v, want null", orNil(e.ClientIP), orNil(e.UserAgent))
-			}
 		}
 	}
 	all := eventsPage(t, r, jwt, 50, "")

@@ -5,12 +5,30 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/apollofederatedtracingv1"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/alternatefutures/patd/internal/logging"
 )
+
+// useRouterExtensions adds what routers and operators get from each
+// operation: one page read per user however many representations name them
+// (dedupe.go), Apollo federated traces on request, and OpenTelemetry spans
+// when tp is not nil.
+func useRouterExtensions(srv *handler.Server, tp trace.TracerProvider) {
+	srv.AroundOperations(memoizePages)
+	// Routers ask for a trace of each subgraph fetch with the header
+	// apollo-federation-include-trace: ftv1; without it this costs a header
+	// lookup per field. Error messages in traces are masked (the default):
+	// whoever sends the header gets no more than the answer's errors.
+	srv.Use(&apollofederatedtracingv1.Tracer{})
+	if tp != nil {
+		srv.Use(newOperationSpans(tp))
+	}
+}
 
 // operationSpans records an OpenTelemetry span per GraphQL operation, a
 // child of the request's span and the parent of what its resolvers do (SQL,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,21 +78,12 @@ func (b *browser) listen(ev any) {
 	}
 }
 
-// In development mode GET /graphql is GraphiQL, served whole by patd: a
-// headless Chromium that can resolve no host but loopback loads it, runs an
-// authenticated query through it and reads the answer in its result pane.
-func TestGraphiQLRunsAQueryOffline(t *testing.T) {
-	t.Parallel()
-	exe := chromium(t)
-	r := devReplica(t)
-	jwt := r.JWT("user-graphiql")
-	created := r.Do(http.MethodPost, "/graphql", map[string]any{
-		"query": `mutation { createPersonalAccessToken(name: "made before GraphiQL") { id } }`,
-	}, "Authorization: Bearer "+jwt)
-	if created.Status != http.StatusOK || !strings.Contains(string(created.Body), `"id"`) {
-		t.Fatalf("create: %s", created)
-	}
-
+// runInGraphiQL opens page in a headless Chromium (exe) that can resolve no
+// host but loopback, fills GraphiQL's query and headers editors, runs the
+// query and returns what the result pane shows, with what the page asked for
+// and what went wrong in it.
+func runInGraphiQL(t *testing.T, exe, page, query, headers string) (string, *browser) {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		// Tests run as root in CI containers, where Chromium's sandbox
@@ -99,7 +91,7 @@ func TestGraphiQLRunsAQueryOffline(t *testing.T) {
 		chromedp.NoSandbox,
 		chromedp.Flag("disable-dev-shm-usage", true),
 		// Offline: no name resolves but loopback, so anything the page
-		// tried to fetch from a CDN would fail (and be seen below).
+		// tried to fetch from a CDN would fail (and be seen).
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -113,15 +105,12 @@ func TestGraphiQLRunsAQueryOffline(t *testing.T) {
 
 	// chromedp enables the Log, Network and Runtime domains of the tab,
 	// whose events these are.
-	var b browser
+	b := &browser{}
 	if err := chromedp.Listen(ctx, b.listen); err != nil {
 		t.Fatalf("start Chromium (%s): %v", exe, err)
 	}
-
-	const query = `{ personalAccessTokens { totalCount data { name } } }`
-	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + jwt})
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(r.URL+"/graphql"),
+		chromedp.Navigate(page),
 		chromedp.WaitVisible(chromedp.CSS(`.graphiql-query-editor .CodeMirror`)),
 		chromedp.WaitVisible(chromedp.CSS(`.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror`)),
 		// GraphiQL's editors are CodeMirror 5 instances, reachable from
@@ -140,11 +129,34 @@ func TestGraphiQLRunsAQueryOffline(t *testing.T) {
 			return v.includes('"data"') || v.includes('"errors"') ? v : false;
 		})()`, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0)))
 	}
+	// Stop the browser, then copy what it reported: no event comes after.
+	cancel()
+	cancelAlloc()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	seen := &browser{requests: slices.Clone(b.requests), problems: slices.Clone(b.problems)}
 	if err != nil {
-		t.Fatalf("GraphiQL in Chromium: %v\nrequests: %v\nproblems: %v", err, b.requests, b.problems)
+		t.Fatalf("GraphiQL in Chromium: %v\nrequests: %v\nproblems: %v", err, seen.requests, seen.problems)
 	}
+	return result, seen
+}
+
+// In development mode GET /graphql is GraphiQL, served whole by patd: a
+// headless Chromium that can resolve no host but loopback loads it, runs an
+// authenticated query through it and reads the answer in its result pane.
+func TestGraphiQLRunsAQueryOffline(t *testing.T) {
+	t.Parallel()
+	exe := chromium(t)
+	r := devReplica(t)
+	jwt := r.JWT("user-graphiql")
+	created := r.Do(http.MethodPost, "/graphql", map[string]any{
+		"query": `mutation { createPersonalAccessToken(name: "made before GraphiQL") { id } }`,
+	}, "Authorization: Bearer "+jwt)
+	if created.Status != http.StatusOK || !strings.Contains(string(created.Body), `"id"`) {
+		t.Fatalf("create: %s", created)
+	}
+	headers, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + jwt})
+	result, b := runInGraphiQL(t, exe, r.URL+"/graphql", `{ personalAccessTokens { totalCount data { name } } }`, string(headers))
 
 	var answer struct {
 		Data struct {
@@ -170,11 +182,7 @@ func TestGraphiQLRunsAQueryOffline(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"/graphiql/vendor/graphiql.min.js", "/graphiql/vendor/react.production.min.js", "/graphiql/patd-graphiql.js"} {
-		found := false
-		for _, u := range b.requests {
-			found = found || strings.HasSuffix(u, want)
-		}
-		if !found {
+		if !slices.ContainsFunc(b.requests, func(u string) bool { return strings.HasSuffix(u, want) }) {
 			t.Errorf("the page never loaded %s: requests %v", want, b.requests)
 		}
 	}

@@ -19,22 +19,7 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 		LimitFailures(s.authFailures, m).Middleware
 	service := func(h http.Handler) http.Handler { return httpapi.RequireServiceSecret(cfg.ServiceSecrets, h) }
 
-	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{
-		MaxDepth:      cfg.MaxDepth,
-		MaxComplexity: cfg.MaxComplexity,
-		Development:   cfg.Development(),
-		Metrics:       m,
-		Log:           s.log,
-		// nil unless tracing is configured
-		TracerProvider: s.tracer,
-	})))
-	for _, method := range []string{"POST", "GET", "OPTIONS"} {
-		mux.Handle(method+" /graphql", gql)
-	}
-	if cfg.Development() {
-		// GraphiQL's page is GET /graphql; its scripts and styles:
-		mux.Handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets())
-	}
+	s.graphQLRoutes(mux, cfg, m, user)
 
 	validate := service(httpapi.Validate(s.Validator, m, s.log))
 	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
@@ -78,4 +63,23 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	mux.HandleFunc("GET /healthz", httpapi.Healthz)
 	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
 	return s.traced(mux, httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, httpapi.WithTimeout(RequestTimeout, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))))
+}
+
+// graphQLRoutes serves /graphql and, in development mode, GraphiQL's scripts
+// and styles (its page is GET /graphql).
+func (s *Server) graphQLRoutes(mux *http.ServeMux, cfg *config.Config, m *metrics.Metrics, user func(http.Handler) http.Handler) {
+	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{
+		MaxDepth:       cfg.MaxDepth,
+		MaxComplexity:  cfg.MaxComplexity,
+		Development:    cfg.Development(),
+		Metrics:        m,
+		Log:            s.log,
+		TracerProvider: s.tracer, // nil unless tracing is configured
+	})))
+	for _, method := range []string{"POST", "GET", "OPTIONS"} {
+		mux.Handle(method+" /graphql", gql)
+	}
+	if cfg.Development() {
+		mux.Handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets())
+	}
 }
