@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(DEV_DB)?sslmode=disable
 REDIS_URL    ?= redis://127.0.0.1:6379/0
 PORT         ?= 8080
 
-.PHONY: run test services generate check-generated tidy vet bench bench-go fuzz build federation-deps
+.PHONY: run test services generate check-generated tidy vet bench bench-go bench-webhooks fuzz build federation-deps e2e-deps soak
 
 ## run: start PostgreSQL and Redis if needed, create the database, serve in development mode
 run: services
@@ -17,7 +17,7 @@ run: services
 	PATD_ENV=development DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' PORT=$(PORT) $(GO) run ./cmd/patd serve
 
 ## test: the whole suite: generated code up to date, vet, race-enabled tests
-test: services federation-deps check-generated tidy vet
+test: services federation-deps e2e-deps check-generated tidy vet
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 services:
@@ -26,21 +26,25 @@ services:
 federation-deps:
 	@cd test/federation && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
+# The gateway end-to-end suite (test/e2e): Apollo Gateway, Apollo Server.
+e2e-deps:
+	@cd test/e2e && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
 build:
 	$(GO) build -o bin/patd ./cmd/patd
 
-## generate: regenerate db/ (sqlc) and graph/ (gqlgen)
+## generate: regenerate db/ (sqlc), graph/ (gqlgen) and GraphiQL's vendored build (npm)
 generate:
 	$(GO) generate .
 
 # The generated files must be exactly what the generators write from the
 # committed schema and queries: generate, and fail if anything changed.
-GENERATED = db/*.go graph/generated.go graph/federation.go graph/model/models_gen.go graph/*.resolvers.go
+GENERATED = db/*.go graph/generated.go graph/federation.go graph/model/models_gen.go graph/*.resolvers.go internal/graphiql/assets/vendor/*
 check-generated:
 	@before=$$(cat $(GENERATED) | sha256sum); \
 	$(GO) generate . && \
 	after=$$(cat $(GENERATED) | sha256sum) && \
-	if [ "$$before" != "$$after" ]; then git --no-pager diff --stat -- db graph; echo "generated code was stale: it is now regenerated; review and commit it"; exit 1; fi
+	if [ "$$before" != "$$after" ]; then git --no-pager diff --stat -- db graph internal/graphiql/assets; echo "generated code was stale: it is now regenerated; review and commit it"; exit 1; fi
 
 # go.mod and go.sum must be what `go mod tidy` makes of the imports.
 tidy:
@@ -62,6 +66,10 @@ bench: services
 bench-go: services
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## bench-webhooks: measure, on two replicas, leak report → refusal everywhere and webhook throughput and latency
+bench-webhooks: services
+	PATD_MEASURE=1 $(GO) test -count=1 -run '^TestMeasureLeaksAndWebhooks$$' -v ./internal/webhooks | grep -E 'measure_test|^(ok|FAIL|---)'
+
 ## fuzz: run every fuzz target for FUZZTIME each (the parsers: token, Date, cursor, CSV, request bodies)
 FUZZTIME ?= 20s
 fuzz: services
@@ -71,3 +79,14 @@ fuzz: services
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## soak: the soak make test runs for 25 s (TestSoak), longer and at a higher rate: three
+## replicas under mixed load with a PostgreSQL outage; prints revocation latency across
+## replicas and answers by status (SOAK_DURATION, SOAK_OUTAGE, SOAK_VALIDATE_RATE)
+SOAK_DURATION ?= 120s
+SOAK_OUTAGE ?= 3s
+SOAK_VALIDATE_RATE ?= 300
+soak: services
+	@set -o pipefail; SOAK_DURATION=$(SOAK_DURATION) SOAK_OUTAGE=$(SOAK_OUTAGE) SOAK_VALIDATE_RATE=$(SOAK_VALIDATE_RATE) \
+		$(GO) test -run '^TestSoak$$' -count=1 -timeout 20m -v ./internal/replicas/ 2>&1 \
+		| grep -v 'pattest.go:[0-9]*: {"time"'

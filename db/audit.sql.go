@@ -7,7 +7,25 @@ package db
 
 import (
 	"context"
+	"time"
 )
+
+const countUserEvents = `-- name: CountUserEvents :one
+SELECT count(*) FROM pat_audit_events
+WHERE user_id = $1 AND action = ANY($2::text[]) AND token_id IS NOT NULL
+`
+
+type CountUserEventsParams struct {
+	UserID  string
+	Actions []string
+}
+
+func (q *Queries) CountUserEvents(ctx context.Context, arg CountUserEventsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countUserEvents, arg.UserID, arg.Actions)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
 
 const insertAuditEvent = `-- name: InsertAuditEvent :exec
 INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, detail, client_ip, user_agent, request_id)
@@ -67,4 +85,94 @@ func (q *Queries) InsertAuditEvents(ctx context.Context, arg InsertAuditEventsPa
 		arg.TokenIds,
 	)
 	return err
+}
+
+const listUserEvents = `-- name: ListUserEvents :many
+SELECT e.id, e.action, e.actor_id, e.token_id, e.client_ip, e.user_agent, e.created_at,
+       COALESCE(
+           e.detail->>'name',
+           t.name,
+           (SELECT c.detail->>'name' FROM pat_audit_events AS c
+            WHERE c.token_id = e.token_id AND c.user_id = e.user_id AND c.detail->>'name' IS NOT NULL
+            ORDER BY c.id LIMIT 1),
+           (SELECT r.detail->>'name' FROM pat_audit_events AS r
+            WHERE r.user_id = e.user_id AND r.action = 'rotate' AND r.detail->>'newTokenId' = e.token_id
+            ORDER BY r.id LIMIT 1),
+           ''
+       )::text AS token_name,
+       (SELECT count(*) FROM pat_audit_events AS a
+        WHERE a.user_id = $1 AND a.action = ANY($2::text[]) AND a.token_id IS NOT NULL)::bigint AS total_count
+FROM pat_audit_events AS e
+LEFT JOIN personal_access_tokens AS t ON t.id = e.token_id AND t.user_id = e.user_id
+WHERE e.user_id = $1
+  AND e.action = ANY($2::text[])
+  AND e.token_id IS NOT NULL
+  AND ($3::timestamptz IS NULL
+       OR (e.created_at, e.id) < ($3::timestamptz, $4::bigint))
+ORDER BY e.created_at DESC, e.id DESC
+LIMIT $5
+`
+
+type ListUserEventsParams struct {
+	UserID         string
+	Actions        []string
+	AfterCreatedAt *time.Time
+	AfterID        *int64
+	MaxRows        int32
+}
+
+type ListUserEventsRow struct {
+	ID         int64
+	Action     string
+	ActorID    string
+	TokenID    *string
+	ClientIp   string
+	UserAgent  string
+	CreatedAt  time.Time
+	TokenName  string
+	TotalCount int64
+}
+
+// A user's security log, newest first, limited to @actions (the ones the
+// schema can name); the cursor is the (created_at, id) of the last event
+// already seen. Every row also carries the user's total, so that a page
+// costs one statement. The token's name comes from the event itself (create
+// and rotate record it), else from the token while it exists, else from an
+// earlier event of the token that recorded it, else from the rotation that
+// minted the token; ” when none did (COALESCE stops at the first that is
+// not null, so the later lookups run only for tokens long gone).
+func (q *Queries) ListUserEvents(ctx context.Context, arg ListUserEventsParams) ([]ListUserEventsRow, error) {
+	rows, err := q.db.Query(ctx, listUserEvents,
+		arg.UserID,
+		arg.Actions,
+		arg.AfterCreatedAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListUserEventsRow
+	for rows.Next() {
+		var i ListUserEventsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Action,
+			&i.ActorID,
+			&i.TokenID,
+			&i.ClientIp,
+			&i.UserAgent,
+			&i.CreatedAt,
+			&i.TokenName,
+			&i.TotalCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -38,3 +38,20 @@ type PersonalAccessToken struct {
 	UpdatedAt      time.Time
 	OrganizationID *string
 }
+
+type TokenEventSeq struct {
+	TokenID string
+	Seq     int32
+}
+
+type WebhookDelivery struct {
+	EventID       string
+	Endpoint      string
+	TokenID       string
+	Seq           int32
+	State         string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LastError     string
+	DeliveredAt   *time.Time
+}

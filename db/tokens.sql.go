@@ -52,11 +52,11 @@ DELETE FROM personal_access_tokens
 WHERE id IN (
     SELECT id FROM personal_access_tokens
     WHERE expires_at <= $1::timestamptz
-    ORDER BY expires_at
+    ORDER BY id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id
+RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteExpiredTokensParams struct {
@@ -64,22 +64,29 @@ type DeleteExpiredTokensParams struct {
 	BatchSize int32
 }
 
-type DeleteExpiredTokensRow struct {
-	ID     string
-	UserID string
-}
-
 // One batch of expired tokens; the caller repeats until a batch comes back short.
-func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]DeleteExpiredTokensRow, error) {
+// SKIP LOCKED never waits; the rows are still taken in id order, like everywhere.
+func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteExpiredTokens, arg.Now, arg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteExpiredTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteExpiredTokensRow
-		if err := rows.Scan(&i.ID, &i.UserID); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -91,7 +98,7 @@ func (q *Queries) DeleteExpiredTokens(ctx context.Context, arg DeleteExpiredToke
 }
 
 const deleteToken = `-- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING token_hash
+DELETE FROM personal_access_tokens WHERE id = $1 AND user_id = $2 RETURNING id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id
 `
 
 type DeleteTokenParams struct {
@@ -99,18 +106,34 @@ type DeleteTokenParams struct {
 	UserID string
 }
 
-func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) ([]byte, error) {
+func (q *Queries) DeleteToken(ctx context.Context, arg DeleteTokenParams) (PersonalAccessToken, error) {
 	row := q.db.QueryRow(ctx, deleteToken, arg.ID, arg.UserID)
-	var token_hash []byte
-	err := row.Scan(&token_hash)
-	return token_hash, err
+	var i PersonalAccessToken
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.TokenHash,
+		&i.TokenStart,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OrganizationID,
+	)
+	return i, err
 }
 
 const deleteUserTokens = `-- name: DeleteUserTokens :many
-DELETE FROM personal_access_tokens
-WHERE user_id = $1
-  AND ($2::text IS NULL OR organization_id = $2::text)
-RETURNING id, token_hash
+WITH doomed AS (
+    SELECT p.id FROM personal_access_tokens AS p
+    WHERE p.user_id = $1
+      AND ($2::text IS NULL OR p.organization_id = $2::text)
+    ORDER BY p.id
+    FOR UPDATE
+)
+DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
+RETURNING t.id, t.user_id, t.name, t.token_hash, t.token_start, t.expires_at, t.last_used_at, t.created_at, t.updated_at, t.organization_id
 `
 
 type DeleteUserTokensParams struct {
@@ -118,22 +141,30 @@ type DeleteUserTokensParams struct {
 	OrganizationID *string
 }
 
-type DeleteUserTokensRow struct {
-	ID        string
-	TokenHash []byte
-}
-
-// Every token of a user, or with @organization_id only those of that organization.
-func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]DeleteUserTokensRow, error) {
+// Every token of a user, or with @organization_id only those of that
+// organization. Locks the rows in id order before deleting them, the one order
+// of every statement that locks several tokens (see TouchTokens).
+func (q *Queries) DeleteUserTokens(ctx context.Context, arg DeleteUserTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, deleteUserTokens, arg.UserID, arg.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeleteUserTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i DeleteUserTokensRow
-		if err := rows.Scan(&i.ID, &i.TokenHash); err != nil {
+		var i PersonalAccessToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -313,7 +344,9 @@ func (q *Queries) InsertToken(ctx context.Context, arg InsertTokenParams) (Perso
 }
 
 const listTokens = `-- name: ListTokens :many
-SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id FROM personal_access_tokens
+SELECT personal_access_tokens.id, personal_access_tokens.user_id, personal_access_tokens.name, personal_access_tokens.token_hash, personal_access_tokens.token_start, personal_access_tokens.expires_at, personal_access_tokens.last_used_at, personal_access_tokens.created_at, personal_access_tokens.updated_at, personal_access_tokens.organization_id,
+       (SELECT count(*) FROM personal_access_tokens AS c WHERE c.user_id = $1)::bigint AS total_count
+FROM personal_access_tokens
 WHERE user_id = $1
   AND ($2::timestamptz IS NULL
        OR (created_at, id) < ($2::timestamptz, $3::text))
@@ -328,8 +361,14 @@ type ListTokensParams struct {
 	MaxRows        int32
 }
 
+type ListTokensRow struct {
+	PersonalAccessToken PersonalAccessToken
+	TotalCount          int64
+}
+
 // Newest first; the cursor is the (created_at, id) of the last row already seen.
-func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]PersonalAccessToken, error) {
+// Every row also carries the user's total, so that a page costs one statement.
+func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]ListTokensRow, error) {
 	rows, err := q.db.Query(ctx, listTokens,
 		arg.UserID,
 		arg.AfterCreatedAt,
@@ -340,20 +379,21 @@ func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]Perso
 		return nil, err
 	}
 	defer rows.Close()
-	var items []PersonalAccessToken
+	var items []ListTokensRow
 	for rows.Next() {
-		var i PersonalAccessToken
+		var i ListTokensRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.UserID,
-			&i.Name,
-			&i.TokenHash,
-			&i.TokenStart,
-			&i.ExpiresAt,
-			&i.LastUsedAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.OrganizationID,
+			&i.PersonalAccessToken.ID,
+			&i.PersonalAccessToken.UserID,
+			&i.PersonalAccessToken.Name,
+			&i.PersonalAccessToken.TokenHash,
+			&i.PersonalAccessToken.TokenStart,
+			&i.PersonalAccessToken.ExpiresAt,
+			&i.PersonalAccessToken.LastUsedAt,
+			&i.PersonalAccessToken.CreatedAt,
+			&i.PersonalAccessToken.UpdatedAt,
+			&i.PersonalAccessToken.OrganizationID,
+			&i.TotalCount,
 		); err != nil {
 			return nil, err
 		}
@@ -421,10 +461,19 @@ func (q *Queries) SetTokenExpiry(ctx context.Context, arg SetTokenExpiryParams) 
 }
 
 const touchTokens = `-- name: TouchTokens :exec
+WITH u AS (
+    SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at
+), locked AS (
+    SELECT t.id, u.used_at
+    FROM personal_access_tokens AS t JOIN u ON t.id = u.id
+    WHERE t.last_used_at IS NULL OR t.last_used_at < u.used_at
+    ORDER BY t.id
+    FOR UPDATE OF t
+)
 UPDATE personal_access_tokens AS t
-SET last_used_at = u.used_at
-FROM (SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at) AS u
-WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)
+SET last_used_at = locked.used_at
+FROM locked
+WHERE t.id = locked.id AND (t.last_used_at IS NULL OR t.last_used_at < locked.used_at)
 `
 
 type TouchTokensParams struct {
@@ -433,6 +482,10 @@ type TouchTokensParams struct {
 }
 
 // Records last use for a batch of tokens in one statement; never moves a time backwards.
+// Every statement that locks several tokens locks them in id order, so that two
+// of them (flushes of several replicas, a revoke-all) never wait on each other
+// in a cycle: left to the planner, an UPDATE ... FROM locks in the order of
+// the array, a DELETE in the order of its index or of the heap.
 func (q *Queries) TouchTokens(ctx context.Context, arg TouchTokensParams) error {
 	_, err := q.db.Exec(ctx, touchTokens, arg.Ids, arg.UsedAt)
 	return err

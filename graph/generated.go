@@ -85,6 +85,23 @@ type ComplexityRoot struct {
 		UpdatedAt      func(childComplexity int) int
 	}
 
+	PersonalAccessTokenEvent struct {
+		Action    func(childComplexity int) int
+		Actor     func(childComplexity int) int
+		ClientIP  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		TokenID   func(childComplexity int) int
+		TokenName func(childComplexity int) int
+		UserAgent func(childComplexity int) int
+	}
+
+	PersonalAccessTokenEventList struct {
+		Data       func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
 	PersonalAccessTokenList struct {
 		Data       func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -97,11 +114,12 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeyRateLimit      func(childComplexity int) int
-		PersonalAccessToken  func(childComplexity int, id string) int
-		PersonalAccessTokens func(childComplexity int, first *int, after *string) int
-		__resolve__service   func(childComplexity int) int
-		__resolve_entities   func(childComplexity int, representations []map[string]any) int
+		APIKeyRateLimit           func(childComplexity int) int
+		PersonalAccessToken       func(childComplexity int, id string) int
+		PersonalAccessTokenEvents func(childComplexity int, first *int, after *string) int
+		PersonalAccessTokens      func(childComplexity int, first *int, after *string) int
+		__resolve__service        func(childComplexity int) int
+		__resolve_entities        func(childComplexity int, representations []map[string]any) int
 	}
 
 	User struct {
@@ -132,6 +150,7 @@ type QueryResolver interface {
 	PersonalAccessTokens(ctx context.Context, first *int, after *string) (*model.PersonalAccessTokenList, error)
 	PersonalAccessToken(ctx context.Context, id string) (*model.PersonalAccessToken, error)
 	APIKeyRateLimit(ctx context.Context) (*model.APIKeyRateLimit, error)
+	PersonalAccessTokenEvents(ctx context.Context, first *int, after *string) (*model.PersonalAccessTokenEventList, error)
 }
 type UserResolver interface {
 	PersonalAccessTokens(ctx context.Context, obj *model.User, first *int, after *string) (*model.PersonalAccessTokenList, error)
@@ -364,6 +383,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonalAccessTokenCreated.UpdatedAt(childComplexity), true
 
+	case "PersonalAccessTokenEvent.action":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.Action(childComplexity), true
+	case "PersonalAccessTokenEvent.actor":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.Actor(childComplexity), true
+	case "PersonalAccessTokenEvent.clientIp":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.ClientIP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.ClientIP(childComplexity), true
+	case "PersonalAccessTokenEvent.createdAt":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.CreatedAt(childComplexity), true
+	case "PersonalAccessTokenEvent.id":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.ID(childComplexity), true
+	case "PersonalAccessTokenEvent.tokenId":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.TokenID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.TokenID(childComplexity), true
+	case "PersonalAccessTokenEvent.tokenName":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.TokenName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.TokenName(childComplexity), true
+	case "PersonalAccessTokenEvent.userAgent":
+		if e.ComplexityRoot.PersonalAccessTokenEvent.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEvent.UserAgent(childComplexity), true
+
+	case "PersonalAccessTokenEventList.data":
+		if e.ComplexityRoot.PersonalAccessTokenEventList.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEventList.Data(childComplexity), true
+	case "PersonalAccessTokenEventList.pageInfo":
+		if e.ComplexityRoot.PersonalAccessTokenEventList.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEventList.PageInfo(childComplexity), true
+	case "PersonalAccessTokenEventList.totalCount":
+		if e.ComplexityRoot.PersonalAccessTokenEventList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonalAccessTokenEventList.TotalCount(childComplexity), true
+
 	case "PersonalAccessTokenList.data":
 		if e.ComplexityRoot.PersonalAccessTokenList.Data == nil {
 			break
@@ -414,6 +501,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PersonalAccessToken(childComplexity, args["id"].(string)), true
+	case "Query.personalAccessTokenEvents":
+		if e.ComplexityRoot.Query.PersonalAccessTokenEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_personalAccessTokenEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PersonalAccessTokenEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.personalAccessTokens":
 		if e.ComplexityRoot.Query.PersonalAccessTokens == nil {
 			break
@@ -715,6 +813,40 @@ func (ec *executionContext) childFields_PersonalAccessTokenCreated(ctx context.C
 		return ec.fieldContext_PersonalAccessTokenCreated_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PersonalAccessTokenCreated", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonalAccessTokenEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PersonalAccessTokenEvent_id(ctx, field)
+	case "action":
+		return ec.fieldContext_PersonalAccessTokenEvent_action(ctx, field)
+	case "tokenId":
+		return ec.fieldContext_PersonalAccessTokenEvent_tokenId(ctx, field)
+	case "tokenName":
+		return ec.fieldContext_PersonalAccessTokenEvent_tokenName(ctx, field)
+	case "actor":
+		return ec.fieldContext_PersonalAccessTokenEvent_actor(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PersonalAccessTokenEvent_createdAt(ctx, field)
+	case "clientIp":
+		return ec.fieldContext_PersonalAccessTokenEvent_clientIp(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_PersonalAccessTokenEvent_userAgent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonalAccessTokenEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonalAccessTokenEventList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "data":
+		return ec.fieldContext_PersonalAccessTokenEventList_data(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PersonalAccessTokenEventList_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PersonalAccessTokenEventList_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonalAccessTokenEventList", field.Name)
 }
 
 func (ec *executionContext) childFields_PersonalAccessTokenList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1038,6 +1170,28 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_personalAccessTokenEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -1975,6 +2129,277 @@ func (ec *executionContext) fieldContext_PersonalAccessTokenCreated_updatedAt(_ 
 	return graphql.NewScalarFieldContext("PersonalAccessTokenCreated", field, false, false, "Date")
 }
 
+func (ec *executionContext) _PersonalAccessTokenEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_action(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PersonalAccessTokenEventAction) graphql.Marshaler {
+			return ec.marshalNPersonalAccessTokenEventAction2githubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "PersonalAccessTokenEventAction")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_tokenId(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_tokenId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_tokenId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_tokenName(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_tokenName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_tokenName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDate2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "Date")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_clientIp(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_clientIp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientIP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_clientIp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEvent_userAgent(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEvent_userAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEvent_userAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEventList_data(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEventList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEventList_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PersonalAccessTokenEvent) graphql.Marshaler {
+			return ec.marshalNPersonalAccessTokenEvent2ᚕᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEventList_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PersonalAccessTokenEventList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersonalAccessTokenEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PersonalAccessTokenEventList_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEventList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEventList_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEventList_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersonalAccessTokenEventList", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PersonalAccessTokenEventList_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenEventList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersonalAccessTokenEventList_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PersonalAccessTokenPageInfo) graphql.Marshaler {
+			return ec.marshalNPersonalAccessTokenPageInfo2ᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersonalAccessTokenEventList_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PersonalAccessTokenEventList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersonalAccessTokenPageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PersonalAccessTokenList_data(ctx context.Context, field graphql.CollectedField, obj *model.PersonalAccessTokenList) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2224,6 +2649,50 @@ func (ec *executionContext) fieldContext_Query_apiKeyRateLimit(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiKeyRateLimit(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_personalAccessTokenEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_personalAccessTokenEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PersonalAccessTokenEvents(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PersonalAccessTokenEventList) graphql.Marshaler {
+			return ec.marshalNPersonalAccessTokenEventList2ᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_personalAccessTokenEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersonalAccessTokenEventList(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_personalAccessTokenEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3973,6 +4442,117 @@ func (ec *executionContext) _PersonalAccessTokenCreated(ctx context.Context, sel
 	return out
 }
 
+var personalAccessTokenEventImplementors = []string{"PersonalAccessTokenEvent"}
+
+func (ec *executionContext) _PersonalAccessTokenEvent(ctx context.Context, sel ast.SelectionSet, obj *model.PersonalAccessTokenEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, personalAccessTokenEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PersonalAccessTokenEvent")
+		case "id":
+			out.Values[i] = ec._PersonalAccessTokenEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._PersonalAccessTokenEvent_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenId":
+			out.Values[i] = ec._PersonalAccessTokenEvent_tokenId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenName":
+			out.Values[i] = ec._PersonalAccessTokenEvent_tokenName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._PersonalAccessTokenEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._PersonalAccessTokenEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientIp":
+			out.Values[i] = ec._PersonalAccessTokenEvent_clientIp(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userAgent":
+			out.Values[i] = ec._PersonalAccessTokenEvent_userAgent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var personalAccessTokenEventListImplementors = []string{"PersonalAccessTokenEventList"}
+
+func (ec *executionContext) _PersonalAccessTokenEventList(ctx context.Context, sel ast.SelectionSet, obj *model.PersonalAccessTokenEventList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, personalAccessTokenEventListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PersonalAccessTokenEventList")
+		case "data":
+			out.Values[i] = ec._PersonalAccessTokenEventList_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PersonalAccessTokenEventList_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PersonalAccessTokenEventList_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var personalAccessTokenListImplementors = []string{"PersonalAccessTokenList"}
 
 func (ec *executionContext) _PersonalAccessTokenList(ctx context.Context, sel ast.SelectionSet, obj *model.PersonalAccessTokenList) graphql.Marshaler {
@@ -4090,6 +4670,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_apiKeyRateLimit(ctx, field)
+				})
+		case "personalAccessTokenEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_personalAccessTokenEvents(ctx, field)
 				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -4690,6 +5276,48 @@ func (ec *executionContext) marshalNPersonalAccessTokenCreated2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._PersonalAccessTokenCreated(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPersonalAccessTokenEvent2ᚕᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PersonalAccessTokenEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPersonalAccessTokenEvent2ᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPersonalAccessTokenEvent2ᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEvent(ctx context.Context, sel ast.SelectionSet, v *model.PersonalAccessTokenEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PersonalAccessTokenEvent!")
+		return graphql.Null
+	}
+	return ec._PersonalAccessTokenEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPersonalAccessTokenEventAction2githubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventAction(ctx context.Context, v any) (model.PersonalAccessTokenEventAction, error) {
+	var res model.PersonalAccessTokenEventAction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPersonalAccessTokenEventAction2githubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventAction(ctx context.Context, sel ast.SelectionSet, v model.PersonalAccessTokenEventAction) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPersonalAccessTokenEventList2ᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenEventList(ctx context.Context, sel ast.SelectionSet, v *model.PersonalAccessTokenEventList) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PersonalAccessTokenEventList!")
+		return graphql.Null
+	}
+	return ec._PersonalAccessTokenEventList(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPersonalAccessTokenList2ᚖgithubᚗcomᚋalternatefuturesᚋpatdᚋgraphᚋmodelᚐPersonalAccessTokenList(ctx context.Context, sel ast.SelectionSet, v *model.PersonalAccessTokenList) graphql.Marshaler {

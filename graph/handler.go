@@ -12,10 +12,11 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/alternatefutures/patd/internal/graphiql"
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
@@ -29,6 +30,8 @@ type Options struct {
 	Development bool
 	Metrics     *metrics.Metrics // may be nil
 	Log         *slog.Logger
+	// TracerProvider, when set, gets a span per operation (tracing.go).
+	TracerProvider trace.TracerProvider
 }
 
 // NewHandler returns the /graphql endpoint over svc. Requests must already
@@ -60,6 +63,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	// With introspection off, "Did you mean" would reveal the schema; the
 	// presenter strips the suggestions of the rules this does not cover.
 	srv.SetDisableSuggestion(!opts.Development)
+	useRouterExtensions(srv, opts.TracerProvider)
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
 		if resp != nil && graphql.HasOperationContext(ctx) {
@@ -78,7 +82,8 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	if !opts.Development {
 		return api
 	}
-	ide := playground.Handler("patd", "/graphql")
+	// GraphiQL, served from the binary (its assets: graphiql.Assets).
+	ide := graphiql.Page("/graphql")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" {
 			ide.ServeHTTP(w, r)
@@ -152,6 +157,7 @@ func priceFields(c *ComplexityRoot) {
 		return roundTripCost + child*min(max(pageSize(first), 1), pat.MaxPageSize)
 	}
 	c.Query.PersonalAccessTokens = listCost
+	c.Query.PersonalAccessTokenEvents = listCost
 	c.User.PersonalAccessTokens = listCost
 	// Fields that each cost a database round trip are priced so that aliasing
 	// one many times over cannot fan a request out into hundreds of queries.

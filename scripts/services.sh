@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Starts the PostgreSQL and Redis that patd and its tests use, installing them
-# (and Node.js for the federation composition test) from Debian's packages
-# where they are missing. Safe to run again.
+# (and Node.js for the federation and gateway tests, Chromium for the GraphiQL
+# test) from Debian's packages where they are missing. Safe to run again.
 set -euo pipefail
 
 need_install=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_install+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_install+=(redis-server)
 command -v npm >/dev/null 2>&1 || need_install+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || need_install+=(chromium)
 if [ ${#need_install[@]} -gt 0 ]; then
   echo "installing ${need_install[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_install[@]}" >/dev/null

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,6 +14,7 @@ import (
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/config"
 	"github.com/alternatefutures/patd/internal/server"
+	"github.com/alternatefutures/patd/internal/telemetry"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -26,7 +28,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// go-redis logs through a process-wide logger of its own; send it to ours
 	// so that its lines are JSON (and redacted) like every other.
 	redis.SetLogger(redisLogger{log})
-	srv, err := server.New(ctx, cfg, log, server.Options{})
+	opts, flushTraces, err := tracing(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
+	srv, err := server.New(ctx, cfg, log, opts)
 	if err != nil {
 		return err
 	}
@@ -73,6 +80,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stopMetrics()
 	<-metricsDone
 	return err
+}
+
+// tracing sets up OpenTelemetry as the OTEL_* variables say. It returns the
+// replica's options and what exports the last spans: serve defers it, so it
+// runs after the drain, with the last requests' spans.
+func tracing(ctx context.Context, log *slog.Logger) (server.Options, func(), error) {
+	tp, err := telemetry.FromEnv(ctx, os.LookupEnv, version)
+	if err != nil || tp == nil {
+		return server.Options{}, func() {}, err
+	}
+	telemetry.LogErrors(log)
+	log.Info("OpenTelemetry: exporting traces over OTLP")
+	return server.Options{TracerProvider: tp}, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			log.Warn("OpenTelemetry: the last spans were not exported", "error", err)
+		}
+	}, nil
 }
 
 // printDevelopmentHelp prints, in development mode only, the secrets that were

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
 
@@ -49,6 +53,29 @@ type PersonalAccessTokenCreated struct {
 	UpdatedAt      time.Time  `json:"updatedAt"`
 }
 
+// One entry of the security log. It never holds the token itself.
+type PersonalAccessTokenEvent struct {
+	ID     string                         `json:"id"`
+	Action PersonalAccessTokenEventAction `json:"action"`
+	// The token the event is about.
+	TokenID string `json:"tokenId"`
+	// The token's name; null when patd no longer knows it.
+	TokenName *string `json:"tokenName,omitempty"`
+	// Who did it: the user's own id, or service (a backend holding the service secret), system (patd itself), import, github-secret-scanning, gitlab-secret-detection.
+	Actor     string    `json:"actor"`
+	CreatedAt time.Time `json:"createdAt"`
+	// The address the change came from, as patd saw it; null when there was no request (cleanup, import).
+	ClientIP *string `json:"clientIp,omitempty"`
+	// The User-Agent of that request; null when there was none.
+	UserAgent *string `json:"userAgent,omitempty"`
+}
+
+type PersonalAccessTokenEventList struct {
+	Data       []*PersonalAccessTokenEvent  `json:"data"`
+	TotalCount int                          `json:"totalCount"`
+	PageInfo   *PersonalAccessTokenPageInfo `json:"pageInfo"`
+}
+
 type PersonalAccessTokenList struct {
 	Data       []*PersonalAccessToken       `json:"data"`
 	TotalCount int                          `json:"totalCount"`
@@ -73,4 +100,77 @@ func (User) IsEntity() {}
 
 type UserByIDsInput struct {
 	ID string `json:"ID"`
+}
+
+// What happened to a token. The names follow the reasons of patd's token.revoked webhook.
+type PersonalAccessTokenEventAction string
+
+const (
+	// Created: by the user, at a CLI login, or by the deploy pipeline.
+	PersonalAccessTokenEventActionCreated PersonalAccessTokenEventAction = "CREATED"
+	// Deleted by the user.
+	PersonalAccessTokenEventActionDeleted PersonalAccessTokenEventAction = "DELETED"
+	// Replaced by a new token of the same name (the event names the old one).
+	PersonalAccessTokenEventActionRotated PersonalAccessTokenEventAction = "ROTATED"
+	// Revoked with all of the user's tokens (or those of an organization), when the account or membership went.
+	PersonalAccessTokenEventActionRevokedAll PersonalAccessTokenEventAction = "REVOKED_ALL"
+	// Deleted by patd after it expired.
+	PersonalAccessTokenEventActionExpired PersonalAccessTokenEventAction = "EXPIRED"
+	// Revoked because a secret scanner found it in public.
+	PersonalAccessTokenEventActionLeaked PersonalAccessTokenEventAction = "LEAKED"
+	// Imported from the old backend.
+	PersonalAccessTokenEventActionImported PersonalAccessTokenEventAction = "IMPORTED"
+)
+
+var AllPersonalAccessTokenEventAction = []PersonalAccessTokenEventAction{
+	PersonalAccessTokenEventActionCreated,
+	PersonalAccessTokenEventActionDeleted,
+	PersonalAccessTokenEventActionRotated,
+	PersonalAccessTokenEventActionRevokedAll,
+	PersonalAccessTokenEventActionExpired,
+	PersonalAccessTokenEventActionLeaked,
+	PersonalAccessTokenEventActionImported,
+}
+
+func (e PersonalAccessTokenEventAction) IsValid() bool {
+	switch e {
+	case PersonalAccessTokenEventActionCreated, PersonalAccessTokenEventActionDeleted, PersonalAccessTokenEventActionRotated, PersonalAccessTokenEventActionRevokedAll, PersonalAccessTokenEventActionExpired, PersonalAccessTokenEventActionLeaked, PersonalAccessTokenEventActionImported:
+		return true
+	}
+	return false
+}
+
+func (e PersonalAccessTokenEventAction) String() string {
+	return string(e)
+}
+
+func (e *PersonalAccessTokenEventAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PersonalAccessTokenEventAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PersonalAccessTokenEventAction", str)
+	}
+	return nil
+}
+
+func (e PersonalAccessTokenEventAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PersonalAccessTokenEventAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PersonalAccessTokenEventAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

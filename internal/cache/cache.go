@@ -5,6 +5,7 @@ package cache
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,14 +14,28 @@ type Key = [32]byte
 
 // Cache maps keys to values of type V for a limited time. It is safe for
 // concurrent use; a hit takes a read lock and allocates nothing.
+//
+// Values come from a store that changes behind the cache's back, so the cache
+// counts invalidations (Forget, Clear) in a generation: a caller takes the
+// generation before it reads the store and stores what it read with SetIf,
+// which refuses it when an invalidation came in between. The comparison and
+// the store happen under the one lock that invalidations take too, so no
+// invalidation can fall between them.
 type Cache[V any] struct {
 	mu       sync.RWMutex
 	entries  map[Key]entry[V]
 	capacity int
+	// gen changes only under mu (written), so SetIf's check holds until it
+	// has stored; reading it needs no lock.
+	gen atomic.Uint64
+	// maxAge, when positive, bounds every entry's life counted from when
+	// its value was read (see Restrict). Guarded by mu.
+	maxAge time.Duration
 }
 
 type entry[V any] struct {
 	v     V
+	read  int64 // unix nanoseconds: when the value was read from the store
 	until int64 // unix nanoseconds
 }
 
@@ -42,20 +57,64 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 	return e.v, true
 }
 
-// Set stores v under k for ttl. When the cache is full it first drops expired
-// entries, and failing that an arbitrary one: cheaper than LRU bookkeeping on
-// every hit, and a dropped entry costs only one query.
-func (c *Cache[V]) Set(k Key, v V, ttl time.Duration) {
+// Generation identifies the invalidations so far; take it before reading the
+// value that SetIf is to store.
+func (c *Cache[V]) Generation() uint64 { return c.gen.Load() }
+
+// SetIf stores v under k until ttl after read, the moment v was read from
+// the store (its age counts from then, not from when it is stored), unless
+// the cache has been invalidated since generation gen: v may then be a value
+// that the invalidation was about. It reports whether v was stored. When the
+// cache is full it first drops expired entries, and failing that an arbitrary
+// one: cheaper than LRU bookkeeping on every hit, and a dropped entry costs
+// only one query.
+func (c *Cache[V]) SetIf(k Key, v V, read time.Time, ttl time.Duration, gen uint64) bool {
 	if ttl <= 0 || c.capacity <= 0 {
-		return
+		return false
 	}
 	now := time.Now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return false
+	}
+	if c.maxAge > 0 {
+		ttl = min(ttl, c.maxAge)
+	}
+	e := entry[V]{v: v, read: read.UnixNano()}
+	e.until = e.read + int64(ttl)
+	if e.until <= now {
+		return false
+	}
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.capacity {
 		c.evict(now)
 	}
-	c.entries[k] = entry[V]{v: v, until: now + int64(ttl)}
+	c.entries[k] = e
+	return true
+}
+
+// Restrict makes every entry, present or stored later, expire at most maxAge
+// after its value was read; 0 lifts the restriction for entries stored from
+// now on. It serves callers that stop hearing about changes to the store: what
+// they hold then is only as good as it is recent.
+func (c *Cache[V]) Restrict(maxAge time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maxAge = maxAge
+	if maxAge <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	for k, e := range c.entries {
+		if until := e.read + int64(maxAge); until < e.until {
+			if until <= now {
+				delete(c.entries, k)
+				continue
+			}
+			e.until = until
+			c.entries[k] = e
+		}
+	}
 }
 
 // evict makes room for one entry. The caller holds mu.
@@ -80,16 +139,21 @@ func (c *Cache[V]) evict(now int64) {
 	}
 }
 
-// Delete drops the entry under k.
-func (c *Cache[V]) Delete(k Key) {
+// Forget drops the entries under keys and starts a new generation, so that
+// values read before it are not stored afterwards.
+func (c *Cache[V]) Forget(keys ...Key) {
 	c.mu.Lock()
-	delete(c.entries, k)
+	c.gen.Add(1)
+	for _, k := range keys {
+		delete(c.entries, k)
+	}
 	c.mu.Unlock()
 }
 
-// Clear drops every entry.
+// Clear drops every entry and starts a new generation.
 func (c *Cache[V]) Clear() {
 	c.mu.Lock()
+	c.gen.Add(1)
 	clear(c.entries)
 	c.mu.Unlock()
 }

@@ -33,15 +33,15 @@ func TestGetSet(t *testing.T) {
 	if v, ok := c.Get(key(1)); ok || v != "" {
 		t.Fatalf("empty cache: Get = %q, %v; want the zero value and a miss", v, ok)
 	}
-	c.Set(key(1), "one", time.Hour)
-	c.Set(key(2), "two", time.Hour)
+	set(c, key(1), "one", time.Hour)
+	set(c, key(2), "two", time.Hour)
 	if v, ok := c.Get(key(1)); !ok || v != "one" {
 		t.Errorf("Get(1) = %q, %v; want one", v, ok)
 	}
 	if v, ok := c.Get(key(2)); !ok || v != "two" {
 		t.Errorf("Get(2) = %q, %v; want two", v, ok)
 	}
-	c.Set(key(1), "uno", time.Hour)
+	set(c, key(1), "uno", time.Hour)
 	if v, ok := c.Get(key(1)); !ok || v != "uno" {
 		t.Errorf("Get(1) after a second Set = %q, %v; want uno", v, ok)
 	}
@@ -50,8 +50,8 @@ func TestGetSet(t *testing.T) {
 func TestEntriesExpire(t *testing.T) {
 	t.Parallel()
 	c := cache.New[int](10)
-	c.Set(key(1), 1, time.Nanosecond)
-	c.Set(key(2), 2, time.Hour)
+	set(c, key(1), 1, time.Nanosecond)
+	set(c, key(2), 2, time.Hour)
 	// The nanosecond is certainly over once a millisecond has passed; there
 	// is no upper bound to wait for, so no timing can make this flaky.
 	time.Sleep(time.Millisecond)
@@ -67,8 +67,8 @@ func TestEntriesExpire(t *testing.T) {
 func TestNonPositiveTTLStoresNothing(t *testing.T) {
 	t.Parallel()
 	c := cache.New[int](10)
-	c.Set(key(1), 1, 0)
-	c.Set(key(2), 2, -time.Second)
+	set(c, key(1), 1, 0)
+	set(c, key(2), 2, -time.Second)
 	if n := hits(c, 3); n != 0 {
 		t.Errorf("%d entries stored with a TTL of zero or less", n)
 	}
@@ -78,10 +78,10 @@ func TestDeleteAndClear(t *testing.T) {
 	t.Parallel()
 	c := cache.New[int](10)
 	for i := range 5 {
-		c.Set(key(i), i, time.Hour)
+		set(c, key(i), i, time.Hour)
 	}
-	c.Delete(key(2))
-	c.Delete(key(99)) // absent: nothing happens
+	c.Forget(key(2))
+	c.Forget(key(99)) // absent: nothing happens
 	if _, ok := c.Get(key(2)); ok {
 		t.Error("a deleted entry is still served")
 	}
@@ -92,7 +92,7 @@ func TestDeleteAndClear(t *testing.T) {
 	if n := hits(c, 5); n != 0 {
 		t.Errorf("%d entries left after Clear", n)
 	}
-	c.Set(key(7), 7, time.Hour)
+	set(c, key(7), 7, time.Hour)
 	if v, ok := c.Get(key(7)); !ok || v != 7 {
 		t.Errorf("Set after Clear: Get = %d, %v", v, ok)
 	}
@@ -103,7 +103,7 @@ func TestSizeIsBounded(t *testing.T) {
 	const capacity = 10
 	c := cache.New[int](capacity)
 	for i := range 100 {
-		c.Set(key(i), i, time.Hour)
+		set(c, key(i), i, time.Hour)
 		// The entry just set is always kept: eviction makes room for it.
 		if v, ok := c.Get(key(i)); !ok || v != i {
 			t.Fatalf("entry %d not stored when the cache was full", i)
@@ -119,9 +119,9 @@ func TestReplacingInAFullCacheEvictsNothing(t *testing.T) {
 	t.Parallel()
 	c := cache.New[int](3)
 	for i := range 3 {
-		c.Set(key(i), i, time.Hour)
+		set(c, key(i), i, time.Hour)
 	}
-	c.Set(key(1), 10, time.Hour)
+	set(c, key(1), 10, time.Hour)
 	if n := hits(c, 3); n != 3 {
 		t.Errorf("%d of 3 entries left after replacing one in a full cache", n)
 	}
@@ -134,13 +134,13 @@ func TestReplacingInAFullCacheEvictsNothing(t *testing.T) {
 func TestEvictionPrefersExpiredEntries(t *testing.T) {
 	t.Parallel()
 	c := cache.New[int](4)
-	c.Set(key(0), 0, time.Hour)
+	set(c, key(0), 0, time.Hour)
 	for i := 1; i < 4; i++ {
-		c.Set(key(i), i, time.Nanosecond)
+		set(c, key(i), i, time.Nanosecond)
 	}
 	time.Sleep(time.Millisecond) // the three short entries have expired
 	for i := 4; i < 7; i++ {
-		c.Set(key(i), i, time.Hour)
+		set(c, key(i), i, time.Hour)
 	}
 	for _, i := range []int{0, 4, 5, 6} {
 		if _, ok := c.Get(key(i)); !ok {
@@ -153,7 +153,7 @@ func TestZeroCapacityCachesNothing(t *testing.T) {
 	t.Parallel()
 	for _, capacity := range []int{0, -1} {
 		c := cache.New[int](capacity)
-		c.Set(key(1), 1, time.Hour)
+		set(c, key(1), 1, time.Hour)
 		if _, ok := c.Get(key(1)); ok {
 			t.Errorf("capacity %d: an entry was cached", capacity)
 		}
@@ -176,13 +176,13 @@ func TestConcurrentUse(t *testing.T) {
 				k := (w*rounds + i) % keys
 				switch i % 10 {
 				case 0:
-					c.Delete(key(k))
+					c.Forget(key(k))
 				case 1:
 					if w == 0 && i%500 == 1 {
 						c.Clear()
 					}
 				case 2, 3, 4:
-					c.Set(key(k), k, time.Hour)
+					set(c, key(k), k, time.Hour)
 				default:
 					if v, ok := c.Get(key(k)); ok && v != k {
 						errs <- fmt.Sprintf("key %d holds %d", k, v)
@@ -200,4 +200,9 @@ func TestConcurrentUse(t *testing.T) {
 	if n := hits(c, keys); n > capacity {
 		t.Errorf("%d entries cached, over the capacity of %d", n, capacity)
 	}
+}
+
+// set stores v under k for ttl from now, whatever was invalidated before.
+func set[V any](c *cache.Cache[V], k cache.Key, v V, ttl time.Duration) {
+	c.SetIf(k, v, time.Now(), ttl, c.Generation())
 }

@@ -61,6 +61,8 @@ type Config struct {
 	// ValidateWindow is the window of ValidateRate: a minute, shorter only in tests.
 	ValidateWindow time.Duration
 	CacheTTL       time.Duration
+	// StatementTimeout bounds every SQL statement of the serving pool (0: none).
+	StatementTimeout time.Duration
 	// CacheSize bounds the validation cache, in entries (PAT_CACHE_SIZE).
 	CacheSize     int
 	MaxDepth      int
@@ -79,6 +81,9 @@ type Config struct {
 	// address serving net/http/pprof (PPROF_ADDR).
 	AccessLogSample float64
 	PprofAddr       string
+
+	// Events: leak reports in (GitHub, GitLab), lifecycle webhooks out.
+	Events Events
 
 	// Generated names the secrets that development mode made up because they
 	// were missing; the caller prints them.
@@ -115,6 +120,9 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	r.secrets(c)
 	r.services(c)
 	r.perf(c)
+	var eventErrs []error
+	c.Events, eventErrs = loadEvents(r.str)
+	r.errs = append(r.errs, eventErrs...)
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
@@ -252,12 +260,19 @@ func (r *reader) limits(c *Config) {
 	c.AuthFailureLimit = r.int("AUTH_FAILURE_LIMIT", 60, 0)
 	c.MaxDepth = r.int("GRAPHQL_MAX_DEPTH", 12, 1)
 	c.MaxComplexity = r.int("GRAPHQL_MAX_COMPLEXITY", DefaultMaxComplexity, 1)
-	ttl := r.str("PAT_CACHE_TTL", "30s")
-	d, err := time.ParseDuration(ttl)
+	c.CacheTTL = r.duration("PAT_CACHE_TTL", "30s")
+	c.StatementTimeout = r.duration("DB_STATEMENT_TIMEOUT", "5s")
+}
+
+// duration is the Go duration in name ("30s"), def when unset; negative is
+// an error.
+func (r *reader) duration(name, def string) time.Duration {
+	s := r.str(name, def)
+	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil || d < 0 {
-		r.fail("PAT_CACHE_TTL: want a duration such as 30s, got %q", ttl)
+		r.fail("%s: want a duration such as %s, got %q", name, def, s)
 	}
-	c.CacheTTL = d
+	return d
 }
 
 // MinSecretLength is the fewest bytes production accepts in JWT_SECRET and in

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,9 +19,23 @@ import (
 	"github.com/alternatefutures/patd/sql/migrations"
 )
 
+// Option adjusts a pool before it connects.
+type Option func(*pgxpool.Config)
+
+// StatementTimeout makes PostgreSQL cancel any statement of the pool that
+// runs longer than d (0: never), so that a slow or locked database cannot
+// hold a request past its deadline. Migrations run without it.
+func StatementTimeout(d time.Duration) Option {
+	return func(c *pgxpool.Config) {
+		if d > 0 {
+			c.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
+	}
+}
+
 // Open connects to url and checks that the database answers. A non-nil tracer
 // sees every query (tests count them with it).
-func Open(ctx context.Context, url string, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, url string, tracer pgx.QueryTracer, opts ...Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -29,6 +45,9 @@ func Open(ctx context.Context, url string, tracer pgx.QueryTracer) (*pgxpool.Poo
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns(cfg.MaxConns)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -28,12 +28,8 @@ func (h *CLI) CreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req newTokenRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	nt, err := req.newToken()
-	if err != nil {
-		writeServiceError(w, r, h.Log, err)
+	nt, ok := readNewToken(w, r, h.Log, &req, &req, false)
+	if !ok {
 		return
 	}
 	c, err := h.Service.CreateCLIToken(r.Context(), p, nt)
@@ -81,14 +77,11 @@ func (h *CLI) Approve(w http.ResponseWriter, r *http.Request) {
 		newTokenRequest
 		SessionID string `json:"verificationSessionId"`
 	}
-	if !decodeBody(w, r, &req) {
+	nt, ok := readNewToken(w, r, h.Log, &req, &req.newTokenRequest, false)
+	if !ok {
 		return
 	}
-	nt, err := req.newToken()
-	if err == nil {
-		err = h.Service.ApproveCLILogin(r.Context(), p, req.SessionID, nt)
-	}
-	if err != nil {
+	if err := h.Service.ApproveCLILogin(r.Context(), p, req.SessionID, nt); err != nil {
 		writeServiceError(w, r, h.Log, err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/pat"
 	"github.com/alternatefutures/patd/internal/requestinfo"
+	"github.com/alternatefutures/patd/internal/secretscan"
 )
 
 // Codes of the REST answers' "code" field, besides the pat.Reason values of
@@ -30,6 +31,8 @@ const (
 	codeUnavailable               = "UNAVAILABLE"
 	codeInvalidPollSecret         = "INVALID_POLL_SECRET"
 	codeMethodNotAllowed          = "METHOD_NOT_ALLOWED"
+	codeInvalidSignature          = "INVALID_SIGNATURE"
+	codeReplayed                  = "REPLAYED_REPORT"
 )
 
 // writeServiceError maps an error of the token domain or of authentication
@@ -62,6 +65,14 @@ func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		writeError(w, http.StatusBadRequest, string(pat.ReasonSessionExpired), "Session expired")
 	case errors.Is(err, pat.ErrWrongPollSecret):
 		writeError(w, http.StatusUnauthorized, codeInvalidPollSecret, "Invalid session secret")
+	case errors.Is(err, secretscan.ErrBadSignature):
+		writeError(w, http.StatusUnauthorized, codeInvalidSignature, err.Error())
+	case errors.Is(err, pat.ErrReplayed):
+		writeError(w, http.StatusConflict, codeReplayed, err.Error())
+	case errors.Is(err, secretscan.ErrKeysUnavailable):
+		log.WarnContext(r.Context(), "GitHub's secret scanning keys unavailable", "error", err,
+			"request_id", requestinfo.FromContext(r.Context()).ID)
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "temporarily unavailable; try again")
 	case errors.Is(err, pat.ErrUnavailable):
 		log.WarnContext(r.Context(), "dependency unavailable", "error", err, "route", r.Pattern,
 			"request_id", requestinfo.FromContext(r.Context()).ID)

@@ -24,16 +24,8 @@ func (h *Internal) Create(w http.ResponseWriter, r *http.Request) {
 		newTokenRequest
 		UserID string `json:"userId"`
 	}
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if req.Name == nil {
-		writeError(w, http.StatusBadRequest, string(pat.ReasonInvalidName), "name is required")
-		return
-	}
-	nt, err := req.newToken()
-	if err != nil {
-		writeServiceError(w, r, h.Log, err)
+	nt, ok := readNewToken(w, r, h.Log, &req, &req.newTokenRequest, true)
+	if !ok {
 		return
 	}
 	c, err := h.Service.CreateFor(r.Context(), req.UserID, nt)

@@ -77,6 +77,25 @@ func (req newTokenRequest) newToken() (pat.NewToken, error) {
 	return nt, nil
 }
 
+// readNewToken decodes the body into v, whose token fields are req, and
+// returns what they ask for; it answers 400 itself (and returns false) for a
+// body it cannot read, a missing name when nameRequired, or a bad date.
+func readNewToken(w http.ResponseWriter, r *http.Request, log *slog.Logger, v any, req *newTokenRequest, nameRequired bool) (pat.NewToken, bool) {
+	if !decodeBody(w, r, v) {
+		return pat.NewToken{}, false
+	}
+	if nameRequired && req.Name == nil {
+		writeError(w, http.StatusBadRequest, string(pat.ReasonInvalidName), "name is required")
+		return pat.NewToken{}, false
+	}
+	nt, err := req.newToken()
+	if err != nil {
+		writeServiceError(w, r, log, err)
+		return pat.NewToken{}, false
+	}
+	return nt, true
+}
+
 // decodeBody reads a JSON body of at most MaxRESTBody bytes into v, or
 // answers 400 (413 when too large) itself and returns false. An empty body
 // decodes as {}.
@@ -113,16 +132,8 @@ func (h *Tokens) Create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req newTokenRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if req.Name == nil {
-		writeError(w, http.StatusBadRequest, string(pat.ReasonInvalidName), "name is required")
-		return
-	}
-	nt, err := req.newToken()
-	if err != nil {
-		writeServiceError(w, r, h.Log, err)
+	nt, ok := readNewToken(w, r, h.Log, &req, &req, true)
+	if !ok {
 		return
 	}
 	c, err := h.Service.Create(r.Context(), p, nt)

@@ -226,12 +226,15 @@ func TestValidateWhileDatabaseDown(t *testing.T) {
 	r := pattest.Start(t, cfg)
 	_, cached := createToken(t, r, "user-1", "cached", nil)
 	_, uncached := createToken(t, r, "user-1", "uncached", nil)
+	looked := time.Now()
 	if resp, _ := validate(t, r, cached); resp.Status != http.StatusOK {
 		t.Fatal(resp)
 	}
 
 	proxy.Cut()
-	if resp, _ := validate(t, r, cached); resp.Status != http.StatusOK {
+	// Not hearing revocations either, the replica trusts a cached answer
+	// for a second from its lookup.
+	if resp, _ := validate(t, r, cached); resp.Status != http.StatusOK && time.Since(looked) < 900*time.Millisecond {
 		t.Errorf("cached token with the database down: want 200, got %s", resp)
 	}
 	resp, a := validate(t, r, uncached)

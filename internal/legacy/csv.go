@@ -105,45 +105,63 @@ func (r *Reader) Next() (Token, error) {
 		}
 	}
 	t := Token{Line: line, ID: field("id"), Name: field("name"), Secret: field("token"), UserID: field("userId")}
-	switch {
-	case t.ID == "":
-		return Token{}, &RowError{Line: line, Reason: "missing id"}
-	case t.Secret == "":
-		return Token{}, &RowError{Line: line, Reason: "missing token"}
-	case t.UserID == "":
-		return Token{}, &RowError{Line: line, Reason: "missing userId"}
-	case len(t.ID) > maxIDLength || len(t.UserID) > maxIDLength:
-		return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("id or userId longer than %d bytes", maxIDLength)}
-	case token.Classify(t.Secret) == token.Malformed:
-		// It could never validate: longer than any token, with spaces or
-		// control characters, or patd's own form with a wrong checksum.
-		return Token{}, &RowError{Line: line, Reason: "the token is not one that can ever validate"}
-	}
-	if t.Name != "" {
-		name, err := token.NormalizeName(t.Name)
-		if err != nil {
-			return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("name %q breaks the name rule", clip(t.Name))}
-		}
-		t.Name = name
+	if reason := t.check(); reason != "" {
+		return Token{}, &RowError{Line: line, Reason: reason}
 	}
 	for _, ts := range []struct {
 		name string
 		dst  **time.Time
 	}{{"expiresAt", &t.ExpiresAt}, {"lastUsedAt", &t.LastUsedAt}, {"createdAt", &t.CreatedAt}, {"updatedAt", &t.UpdatedAt}} {
-		v := field(ts.name)
-		if v == "" {
-			continue
+		tm, reason := timestamp(ts.name, field(ts.name))
+		if reason != "" {
+			return Token{}, &RowError{Line: line, Reason: reason}
 		}
-		tm, err := ParseTime(v)
-		if err != nil {
-			return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("unreadable %s %q", ts.name, clip(v))}
-		}
-		if tm.Year() < minYear || tm.Year() > maxYear {
-			return Token{}, &RowError{Line: line, Reason: fmt.Sprintf("%s %q is not between the years %d and %d", ts.name, clip(v), minYear, maxYear)}
-		}
-		*ts.dst = &tm
+		*ts.dst = tm
 	}
 	return t, nil
+}
+
+// check tells what makes t impossible to import ("" when nothing), and
+// normalises its name.
+func (t *Token) check() string {
+	switch {
+	case t.ID == "":
+		return "missing id"
+	case t.Secret == "":
+		return "missing token"
+	case t.UserID == "":
+		return "missing userId"
+	case len(t.ID) > maxIDLength || len(t.UserID) > maxIDLength:
+		return fmt.Sprintf("id or userId longer than %d bytes", maxIDLength)
+	case token.Classify(t.Secret) == token.Malformed:
+		// It could never validate: longer than any token, with spaces or
+		// control characters, or patd's own form with a wrong checksum.
+		return "the token is not one that can ever validate"
+	}
+	if t.Name != "" {
+		name, err := token.NormalizeName(t.Name)
+		if err != nil {
+			return fmt.Sprintf("name %q breaks the name rule", clip(t.Name))
+		}
+		t.Name = name
+	}
+	return ""
+}
+
+// timestamp reads the column name's value v: nil when empty, else a time
+// between minYear and maxYear, or the reason it is not one.
+func timestamp(name, v string) (*time.Time, string) {
+	if v == "" {
+		return nil, ""
+	}
+	tm, err := ParseTime(v)
+	if err != nil {
+		return nil, fmt.Sprintf("unreadable %s %q", name, clip(v))
+	}
+	if tm.Year() < minYear || tm.Year() > maxYear {
+		return nil, fmt.Sprintf("%s %q is not between the years %d and %d", name, clip(v), minYear, maxYear)
+	}
+	return &tm, ""
 }
 
 // Bounds of what a row may hold: nothing the old backend wrote is outside

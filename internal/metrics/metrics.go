@@ -19,6 +19,7 @@ type Metrics struct {
 	graphql         *prometheus.CounterVec
 	lastUsedFlushes *prometheus.CounterVec
 	authFailures    *prometheus.CounterVec
+	txRetries       *prometheus.CounterVec
 
 	// Pre-bound children keep the validate path free of label hashing.
 	byCode   map[string]prometheus.Counter
@@ -56,7 +57,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "patd_auth_failures_total", Help: "Failed bearer authentications on GraphQL and REST by outcome (invalid: checked and refused; refused: not checked, the client address failed too often).",
 		}, []string{"outcome"}),
+		txRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patd_db_transaction_retries_total", Help: "Transactions run again after PostgreSQL aborted them, by reason (deadlock, serialization_failure).",
+		}, []string{"reason"}),
 		byCode: map[string]prometheus.Counter{},
+	}
+	// Present at zero from the start, so that a rate over them is defined.
+	for _, r := range []string{"deadlock", "serialization_failure"} {
+		m.txRetries.WithLabelValues(r)
 	}
 	for _, c := range validationCodes {
 		m.byCode[c] = m.validations.WithLabelValues(c)
@@ -69,7 +77,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMis = m.cache.WithLabelValues("miss")
-	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes, m.authFailures,
+	reg.MustRegister(m.validations, m.validateLatency, m.cache, m.limiter, m.graphql, m.lastUsedFlushes, m.authFailures, m.txRetries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -146,6 +154,14 @@ func (m *Metrics) LastUsedFlush(err error) {
 		outcome = "error"
 	}
 	m.lastUsedFlushes.WithLabelValues(outcome).Inc()
+}
+
+// TransactionRetry counts one transaction run again after PostgreSQL aborted
+// it for reason.
+func (m *Metrics) TransactionRetry(reason string) {
+	if m != nil {
+		m.txRetries.WithLabelValues(reason).Inc()
+	}
 }
 
 // RegisterPool exports the connection pool's statistics.

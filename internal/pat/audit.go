@@ -3,11 +3,16 @@ package pat
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/alternatefutures/patd/db"
+	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/requestinfo"
 )
 
@@ -22,11 +27,14 @@ const (
 	ActionRevokeAll Action = "revoke_all"
 	ActionImport    Action = "import"
 	ActionCleanup   Action = "cleanup"
+	// ActionLeaked: revoked because a secret scanner found it in public;
+	// detail says where (url, source).
+	ActionLeaked Action = "leaked"
 )
 
 // removalActions are the actions after which a token is gone for good: an
 // import must not bring it back.
-var removalActions = []string{string(ActionDelete), string(ActionRotate), string(ActionRevokeAll), string(ActionCleanup)}
+var removalActions = []string{string(ActionDelete), string(ActionRotate), string(ActionRevokeAll), string(ActionCleanup), string(ActionLeaked)}
 
 // Actors of audit events that no user caused; a user's own change names the user.
 const (
@@ -36,19 +44,80 @@ const (
 )
 
 // store is what every part of the package shares: the pool, its queries, and
-// the transaction and audit helpers.
+// the transaction, audit and event helpers.
 type store struct {
 	pool *pgxpool.Pool
 	q    *db.Queries
+	// dbMetrics counts transaction retries; may be nil.
+	dbMetrics *metrics.Metrics
+	// outbox receives lifecycle events (nil: no webhooks); txs lets emit
+	// find the transaction of the queries it is given.
+	outbox Outbox
+	txs    *txRegistry
 }
 
-func newStore(pool *pgxpool.Pool) store { return store{pool: pool, q: db.New(pool)} }
+func newStore(pool *pgxpool.Pool, m *metrics.Metrics) store {
+	return store{pool: pool, q: db.New(pool), dbMetrics: m, txs: &txRegistry{}}
+}
 
-// inTx runs fn in one transaction.
+// inTx runs fn in one transaction, and again when PostgreSQL aborted it for
+// a deadlock or a serialization failure (see retryTx): fn may so run more
+// than once, and must set what it returns through its closure afresh each
+// time.
 func (s store) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(s.q.WithTx(tx))
+	return s.inPgxTx(ctx, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		s.txs.put(q, tx)
+		defer s.txs.drop(q)
+		return fn(q)
 	})
+}
+
+func (s store) inPgxTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return retryTx(ctx, s.dbMetrics, func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+}
+
+// txAttempts bounds how often one transaction runs. PostgreSQL aborts one
+// transaction of a deadlock (40P01) or a serialization failure (40001), and
+// running it again is the remedy; rows are locked in one order everywhere, so
+// a retry rarely meets the same conflict, and one that keeps failing is not a
+// race but a fault, returned to the caller.
+const txAttempts = 4
+
+// retryTx calls run, a whole transaction, until it succeeds, fails otherwise
+// than by a deadlock or a serialization failure, or has run txAttempts times.
+// Each retry waits a few milliseconds, at random, so that the transactions
+// that collided do not start again in step, and is counted in m.
+func retryTx(ctx context.Context, m *metrics.Metrics, run func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := run()
+		reason := retryReason(err)
+		if reason == "" || attempt == txAttempts {
+			return err
+		}
+		m.TransactionRetry(reason)
+		wait := time.Duration(attempt) * (2*time.Millisecond + rand.N(8*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// retryReason names the transient failure err is, or "" for any other error.
+func retryReason(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return ""
+	}
+	switch pgErr.Code {
+	case "40P01": // deadlock_detected
+		return "deadlock"
+	case "40001": // serialization_failure
+		return "serialization_failure"
+	}
+	return ""
 }
 
 // audit records one change; never the token itself.

@@ -23,8 +23,12 @@ type Maintenance struct {
 
 // NewMaintenance returns the maintenance operations on the tokens in pool.
 func NewMaintenance(pool *pgxpool.Pool, log *slog.Logger) *Maintenance {
-	return &Maintenance{store: newStore(pool), log: log}
+	return &Maintenance{store: newStore(pool, nil), log: log}
 }
+
+// SetOutbox makes the cleanup tell of the tokens it deletes (token.revoked,
+// reason expired) and lets NotifyExpiring run.
+func (m *Maintenance) SetOutbox(o Outbox) { m.outbox = o }
 
 // cleanupBatch is how many expired tokens one cleanup transaction deletes, so
 // that no transaction holds many row locks for long.
@@ -54,6 +58,8 @@ func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err e
 		var n int
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			q := q.WithTx(tx)
+			m.txs.put(q, tx)
+			defer m.txs.drop(q)
 			rows, err := q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Now: time.Now(), BatchSize: cleanupBatch})
 			if err != nil || len(rows) == 0 {
 				return err
@@ -65,7 +71,10 @@ func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err e
 			}
 			// Expired tokens already fail validation, cached or not: no
 			// revocation needed.
-			return auditMany(ctx, q, ActionCleanup, ActorSystem, users, ids)
+			if err := auditMany(ctx, q, ActionCleanup, ActorSystem, users, ids); err != nil {
+				return err
+			}
+			return m.emit(ctx, q, revokedEvents(rows, ReasonExpired, time.Now(), nil)...)
 		})
 		if err != nil {
 			return deleted, true, fmt.Errorf("cleanup: %w", err)

@@ -2,6 +2,8 @@ package pat
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,12 +76,32 @@ func (v *Validator) FlushLastUsed(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := v.q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
+	// The statement locks its rows in id order itself; a sorted batch keeps
+	// to that order even where a plan follows the array's.
+	sortByID(ids, times)
+	err := v.inTx(ctx, func(q *db.Queries) error {
+		return q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
+	})
 	v.metrics.LastUsedFlush(err)
 	if err != nil {
 		v.usage.putBack(ids, times) // the next flush tries again
 	}
 	return err
+}
+
+// sortByID sorts ids, and times along with them.
+func sortByID(ids []string, times []time.Time) {
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+	sortedIDs, sortedTimes := make([]string, len(ids)), make([]time.Time, len(ids))
+	for i, j := range idx {
+		sortedIDs[i], sortedTimes[i] = ids[j], times[j]
+	}
+	copy(ids, sortedIDs)
+	copy(times, sortedTimes)
 }
 
 // RunLastUsedFlusher flushes lastUsedAt every flushInterval until ctx is

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -27,8 +26,6 @@ import (
 	"github.com/alternatefutures/patd/internal/auth"
 	"github.com/alternatefutures/patd/internal/limit"
 	"github.com/alternatefutures/patd/internal/metrics"
-	"github.com/alternatefutures/patd/internal/orgs"
-	"github.com/alternatefutures/patd/internal/requestinfo"
 	"github.com/alternatefutures/patd/internal/token"
 )
 
@@ -116,6 +113,8 @@ type Deps struct {
 	Validator *Validator
 	Metrics   *metrics.Metrics // may be nil
 	Log       *slog.Logger
+	// Outbox receives the lifecycle events of every change; nil: none.
+	Outbox Outbox
 }
 
 // Service implements the token operations a caller asks for.
@@ -123,6 +122,7 @@ type Service struct {
 	store
 	cfg       Config
 	quota     limit.Quota
+	writes    *userGate
 	members   Memberships
 	cliStarts RateLimiter
 	cliPolls  RateLimiter
@@ -145,10 +145,13 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) *Service {
 	if d.CLIPolls == nil {
 		d.CLIPolls = limit.NewRate(DefaultCLIPollsPerMinute, time.Minute, nil, "")
 	}
+	st := newStore(pool, d.Metrics)
+	st.outbox = d.Outbox
 	return &Service{
 		cliStarts: d.CLIStarts,
 		cliPolls:  d.CLIPolls,
-		store:     newStore(pool),
+		store:     st,
+		writes:    newUserGate(),
 		cfg:       cfg,
 		quota:     d.Quota,
 		members:   d.Memberships,
@@ -215,204 +218,6 @@ func requireSession(p auth.Principal) error {
 	return nil
 }
 
-func checkName(name string) (string, error) {
-	n, err := token.NormalizeName(name)
-	if err != nil {
-		return "", &InputError{Reason: ReasonInvalidName, Message: msgInvalidName}
-	}
-	return n, nil
-}
-
-func checkExpiry(expiresAt *time.Time, now time.Time) error {
-	if token.CheckExpiry(expiresAt, now) != nil {
-		return &InputError{Reason: ReasonInvalidExpiration, Message: msgInvalidExpiration}
-	}
-	return nil
-}
-
-// Create mints a token for the caller, who must have signed in (a PAT or an
-// sdk-access JWT cannot mint more). For an organization token the caller's
-// membership is checked first, before any quota is spent.
-func (s *Service) Create(ctx context.Context, p auth.Principal, nt NewToken) (Created, error) {
-	if err := requireSession(p); err != nil {
-		return Created{}, err
-	}
-	now := time.Now()
-	nt, err := checkNewToken(nt, now)
-	if err != nil {
-		return Created{}, err
-	}
-	if err := s.checkMember(ctx, p, nt.OrganizationID); err != nil {
-		return Created{}, err
-	}
-	return s.mint(ctx, p.UserID, p.UserID, nt, now, nil)
-}
-
-// CreateFor mints a token for userID on behalf of a backend holding the
-// service secret (the deploy pipeline), which vouches for the membership.
-// Quota and max active count as for any create.
-func (s *Service) CreateFor(ctx context.Context, userID string, nt NewToken) (Created, error) {
-	if userID == "" {
-		return Created{}, inputError(ReasonInvalidUser, "userId is required")
-	}
-	now := time.Now()
-	nt, err := checkNewToken(nt, now)
-	if err != nil {
-		return Created{}, err
-	}
-	return s.mint(ctx, ActorService, userID, nt, now, nil)
-}
-
-// checkNewToken applies the name and expiry rules, returning nt with its
-// name normalised.
-func checkNewToken(nt NewToken, now time.Time) (NewToken, error) {
-	name, err := checkName(nt.Name)
-	if err != nil {
-		return nt, err
-	}
-	nt.Name = name
-	if !validID(nt.OrganizationID) {
-		return nt, inputError(ReasonInvalidOrganization, "organizationId must be at most %d letters, digits, '-' or '_'", maxIDLength)
-	}
-	return nt, checkExpiry(nt.ExpiresAt, now)
-}
-
-// maxIDLength bounds the ids of other services that patd stores.
-const maxIDLength = 128
-
-// validID accepts the ids the platform's services mint (UUIDs, nanoids,
-// cuids) and the empty string: nothing that could change the meaning of a
-// URL path it is put in.
-func validID(id string) bool {
-	if len(id) > maxIDLength {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// checkMember checks that the caller belongs to orgID (none: a personal token).
-func (s *Service) checkMember(ctx context.Context, p auth.Principal, orgID string) error {
-	if orgID == "" {
-		return nil
-	}
-	err := s.members.Check(ctx, p.Authorization, p.UserID, orgID)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, orgs.ErrNotMember):
-		return ErrNotOrgMember
-	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
-}
-
-// mint takes a quota slot and creates the token in one transaction with its
-// audit row, and with whatever more the caller's transaction step does
-// (within may be nil); a failure gives the slot back.
-func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q *db.Queries) error) (Created, error) {
-	res, err := s.takeQuota(ctx, userID)
-	if err != nil {
-		return Created{}, err
-	}
-	var created Created
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		if err := lockUser(ctx, q, userID); err != nil {
-			return err
-		}
-		if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
-			return err
-		}
-		if within != nil {
-			if err := within(q); err != nil {
-				return err
-			}
-		}
-		created, err = s.insert(ctx, q, userID, nt, now)
-		if err != nil {
-			return err
-		}
-		detail := map[string]any{"name": nt.Name}
-		if nt.OrganizationID != "" {
-			detail["organizationId"] = nt.OrganizationID
-		}
-		return audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail)
-	})
-	if err != nil {
-		// The slot was taken for a token that does not exist: give it back.
-		if rerr := s.quota.Release(context.WithoutCancel(ctx), res); rerr != nil {
-			s.log.ErrorContext(ctx, "release creation quota slot", "error", rerr)
-		}
-		return Created{}, err
-	}
-	created.Quota = res.After
-	return created, nil
-}
-
-// takeQuota takes a creation slot for userID, or fails with *QuotaError, or,
-// when the shared count cannot be reached, with an internal error: nobody can
-// tell then whether the user is over the quota, so creation fails closed.
-func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservation, error) {
-	res, err := s.quota.Take(ctx, userID)
-	var ex *limit.ExceededError
-	switch {
-	case errors.As(err, &ex):
-		s.metrics.LimiterDecision("create", "deny")
-		return res, &QuotaError{Limit: ex.Limit, Window: ex.Window, ResetAt: ex.ResetAt}
-	case err != nil:
-		s.metrics.LimiterDecision("create", "error")
-		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
-			"request_id", requestinfo.FromContext(ctx).ID)
-		return res, fmt.Errorf("creation quota: %w", err)
-	}
-	s.metrics.LimiterDecision("create", "allow")
-	return res, nil
-}
-
-// checkActive fails with *MaxActiveError when adding more tokens would take
-// the user above the cap. The caller holds the user's lock (lockUser),
-// so no concurrent create can slip in between the count and the insert.
-func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
-	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
-	if err != nil {
-		return err
-	}
-	if int(n)+more > s.cfg.MaxActive {
-		return &MaxActiveError{Max: s.cfg.MaxActive}
-	}
-	return nil
-}
-
-func (s *Service) insert(ctx context.Context, q *db.Queries, userID string, nt NewToken, now time.Time) (Created, error) {
-	secret, err := token.New(s.cfg.TokenPrefix)
-	if err != nil {
-		return Created{}, err
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return Created{}, err
-	}
-	h := token.Hash(secret)
-	row, err := q.InsertToken(ctx, db.InsertTokenParams{
-		ID:             id.String(),
-		UserID:         userID,
-		OrganizationID: optional(nt.OrganizationID),
-		Name:           nt.Name,
-		TokenHash:      h[:],
-		TokenStart:     token.Start(secret),
-		ExpiresAt:      utcPtr(nt.ExpiresAt),
-		CreatedAt:      now,
-	})
-	if err != nil {
-		return Created{}, err
-	}
-	return Created{Token: toToken(row), Secret: secret}, nil
-}
-
 // List returns a page of the caller's tokens, newest first. first is 1 to
 // MaxPageSize; after is the EndCursor of the previous page, or empty.
 func (s *Service) List(ctx context.Context, p auth.Principal, first int, after string) (Page, error) {
@@ -434,18 +239,25 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	if err != nil {
 		return Page{}, fmt.Errorf("list tokens: %w", err)
 	}
-	total, err := s.q.CountTokens(ctx, p.UserID)
-	if err != nil {
-		return Page{}, fmt.Errorf("count tokens: %w", err)
+	// Every row carries the total. Only an empty page after a cursor needs
+	// asking for it; an empty first page means there are none.
+	var total int64
+	switch {
+	case len(rows) > 0:
+		total = rows[0].TotalCount
+	case after != "":
+		if total, err = s.q.CountTokens(ctx, p.UserID); err != nil {
+			return Page{}, fmt.Errorf("count tokens: %w", err)
+		}
 	}
 	page := Page{TotalCount: int(total), HasNextPage: len(rows) > first}
 	rows = rows[:min(len(rows), first)]
 	page.Tokens = make([]Token, len(rows))
 	for i, r := range rows {
-		page.Tokens[i] = toToken(r)
+		page.Tokens[i] = toToken(r.PersonalAccessToken)
 	}
 	if len(rows) > 0 {
-		last := rows[len(rows)-1]
+		last := rows[len(rows)-1].PersonalAccessToken
 		page.EndCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
 	return page, nil
@@ -508,84 +320,18 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 		return err
 	}
 	return s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		h, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
+		row, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{h}, audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil)
+		if err := audit(ctx, q, ActionDelete, p.UserID, p.UserID, &id, nil); err != nil {
+			return nil, err
+		}
+		return [][]byte{row.TokenHash}, s.emit(ctx, q, revokedEvents([]db.PersonalAccessToken{row}, ReasonDeleted, time.Now(), nil)...)
 	})
-}
-
-// Rotate replaces the caller's token id with a new one of the same name. The
-// new token expires at expiresAt, or when the old one did when expiresAt is
-// nil. The old token stays valid for graceSeconds (0: revoked at once, at
-// most MaxGracePeriod); while it does, it counts against the active cap.
-func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expiresAt *time.Time, graceSeconds int) (Created, error) {
-	if err := requireSession(p); err != nil {
-		return Created{}, err
-	}
-	if graceSeconds < 0 || graceSeconds > int(MaxGracePeriod/time.Second) {
-		return Created{}, inputError(ReasonInvalidGrace, "gracePeriodSeconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
-	}
-	now := time.Now()
-	if err := checkExpiry(expiresAt, now); err != nil {
-		return Created{}, err
-	}
-	var created Created
-	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
-		if err := lockUser(ctx, q, p.UserID); err != nil {
-			return nil, err
-		}
-		old, err := q.GetToken(ctx, db.GetTokenParams{ID: id, UserID: p.UserID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		if err != nil {
-			return nil, err
-		}
-		exp := expiresAt
-		if exp == nil && old.ExpiresAt != nil {
-			exp = old.ExpiresAt
-			if err := checkExpiry(exp, now); err != nil {
-				return nil, inputError(ReasonInvalidExpiration, "the token has expired; give the new one an expiresAt")
-			}
-		}
-		if err := retire(ctx, q, old, time.Duration(graceSeconds)*time.Second, now); err != nil {
-			return nil, err
-		}
-		if err := s.checkActive(ctx, q, p.UserID, now, 1); err != nil {
-			return nil, err
-		}
-		created, err = s.insert(ctx, q, p.UserID, NewToken{Name: old.Name, ExpiresAt: exp, OrganizationID: deref(old.OrganizationID)}, now)
-		if err != nil {
-			return nil, err
-		}
-		// Cached answers for the old token are stale either way: it is gone
-		// or expires sooner.
-		return [][]byte{old.TokenHash}, audit(ctx, q, ActionRotate, p.UserID, p.UserID, &id,
-			map[string]any{"newTokenId": created.ID, "gracePeriodSeconds": graceSeconds})
-	})
-	if err != nil {
-		return Created{}, err
-	}
-	return created, nil
-}
-
-// retire ends a rotated-out token: at once without a grace period, else it
-// expires when the grace period ends, unless it would expire sooner anyway.
-func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
-	if grace == 0 {
-		_, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: old.ID, UserID: old.UserID})
-		return err
-	}
-	end := now.Add(grace)
-	if old.ExpiresAt != nil && !old.ExpiresAt.After(end) {
-		return nil
-	}
-	return q.SetTokenExpiry(ctx, db.SetTokenExpiryParams{ID: old.ID, UserID: old.UserID, ExpiresAt: &end, Now: now})
 }
 
 // RevokeAll deletes every token of userID, for when the account goes, or
@@ -603,7 +349,10 @@ func (s *Service) RevokeAll(ctx context.Context, userID, orgID string) (int, err
 		for i, r := range rows {
 			ids[i], users[i], hashes[i] = r.ID, userID, r.TokenHash
 		}
-		return hashes, auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids)
+		if err := auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids); err != nil {
+			return nil, err
+		}
+		return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonRevokedAll, time.Now(), nil)...)
 	})
 	return n, err
 }

@@ -242,8 +242,9 @@ func TestRotateWithoutGrace(t *testing.T) {
 	if s := stored(t, r, "user-1"); len(s) != 2 || s[n.ID].ID == "" || s[keep.ID].ID == "" {
 		t.Errorf("stored after rotation: %v, want %s and %s", s, n.ID, keep.ID)
 	}
-	if got := remaining(t, r, "user-1"); got != slots {
-		t.Errorf("rotation used the creation quota: %d remaining, want %d", got, slots)
+	// A rotation mints a token: it takes a creation slot (contract decision).
+	if got := remaining(t, r, "user-1"); got != slots-1 || n.Quota.Remaining != slots-1 {
+		t.Errorf("after a rotation: %d remaining (answer says %d), want %d", got, n.Quota.Remaining, slots-1)
 	}
 	if _, err := r.Server.Tokens.Rotate(ctx, session("user-1"), old.ID, nil, 0); !errors.Is(err, pat.ErrNotFound) {
 		t.Errorf("rotating the old id again: %v, want ErrNotFound", err)
@@ -375,5 +376,34 @@ func TestRevokeAll(t *testing.T) {
 	}
 	if n, err := r.Server.Tokens.RevokeAll(context.Background(), "leaving", ""); err != nil || n != 0 {
 		t.Errorf("a second RevokeAll = %d, %v; want 0", n, err)
+	}
+}
+
+// Rotating in a loop cannot get around the daily quota: each rotation takes
+// a slot, and once they are spent a rotation is refused and changes nothing.
+func TestRotationTakesAQuotaSlot(t *testing.T) {
+	t.Parallel()
+	r := startReplica(t, func(c *config.Config) { c.CreateLimit = 3 })
+	ctx := context.Background()
+	c := mustCreate(t, r, "user-1", "ci", nil)
+	id := c.ID
+	for i := range 2 {
+		n, err := r.Server.Tokens.Rotate(ctx, session("user-1"), id, nil, 3600)
+		if err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		id = n.ID
+	}
+	before := stored(t, r, "user-1")
+	_, err := r.Server.Tokens.Rotate(ctx, session("user-1"), id, nil, 3600)
+	var q *pat.QuotaError
+	if !errors.As(err, &q) || q.Limit != 3 {
+		t.Fatalf("fourth creation (a rotation) with a quota of 3: %v, want *pat.QuotaError", err)
+	}
+	if after := stored(t, r, "user-1"); len(after) != len(before) {
+		t.Errorf("a refused rotation changed the tokens: %d before, %d after", len(before), len(after))
+	}
+	if v := mustValidate(t, r, c.Secret); v.Outcome != pat.OutcomeValid {
+		t.Errorf("the first token, in its grace period, after a refused rotation: %s", v.Outcome)
 	}
 }

@@ -85,9 +85,9 @@ type Validator struct {
 	usage     *usageRecorder
 	imported  *importedSet
 	listening atomic.Bool
-	// revocations counts cache invalidations; a lookup that saw it move
-	// may have read a row revoked meanwhile, and does not cache its answer.
-	revocations atomic.Uint64
+	// beforeCache, when set (tests only), runs after a lookup and just before
+	// its answer is stored, to interleave a revocation deterministically.
+	beforeCache atomic.Pointer[func()]
 }
 
 // NewValidator returns a Validator of the tokens stored in pool.
@@ -98,8 +98,8 @@ func NewValidator(pool *pgxpool.Pool, cfg ValidatorConfig, d ValidatorDeps) *Val
 	if d.Rate == nil {
 		d.Rate = limit.NewRate(0, time.Minute, nil, "")
 	}
-	return &Validator{
-		store:    newStore(pool),
+	v := &Validator{
+		store:    newStore(pool, d.Metrics),
 		cfg:      cfg,
 		rate:     d.Rate,
 		metrics:  d.Metrics,
@@ -108,6 +108,9 @@ func NewValidator(pool *pgxpool.Pool, cfg ValidatorConfig, d ValidatorDeps) *Val
 		usage:    newUsageRecorder(),
 		imported: newImportedSet(),
 	}
+	// Nobody listens for revocations yet.
+	v.cache.Restrict(unheardTTL)
+	return v
 }
 
 // negativeTTL is how long "no such token" is cached: long enough to absorb a
@@ -164,11 +167,15 @@ func (v *Validator) load(ctx context.Context, h [32]byte) (Validation, error) {
 		// The lookup outlives any one caller's cancellation: others wait on it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.cfg.LookupTimeout)
 		defer cancel()
-		gen := v.revocations.Load()
+		// A revocation handled after this point may be about the row about
+		// to be read: the cache's generation then moves and the answer is
+		// not stored. The answer's age counts from here: a revocation may
+		// commit any time after the query starts.
+		gen, read := v.cache.Generation(), time.Now()
 		row, err := v.q.GetTokenByHash(ctx, h[:])
 		if errors.Is(err, pgx.ErrNoRows) {
 			ans := Validation{Outcome: OutcomeNotFound}
-			v.cacheAnswer(h, ans, min(negativeTTL, v.cfg.CacheTTL), gen)
+			v.cacheAnswer(h, ans, read, min(negativeTTL, v.cfg.CacheTTL), gen)
 			return ans, nil
 		}
 		if err != nil {
@@ -183,7 +190,7 @@ func (v *Validator) load(ctx context.Context, h [32]byte) (Validation, error) {
 			ExpiresAt:      utcPtr(row.ExpiresAt),
 			CreatedAt:      row.CreatedAt.UTC(),
 		}
-		v.cacheAnswer(h, ans, v.cfg.CacheTTL, gen)
+		v.cacheAnswer(h, ans, read, v.cfg.CacheTTL, gen)
 		return ans, nil
 	})
 	if err != nil {
@@ -192,21 +199,21 @@ func (v *Validator) load(ctx context.Context, h [32]byte) (Validation, error) {
 	return res.(Validation), nil
 }
 
-// unheardTTL caps how long an answer is cached while this replica does not
-// hear revocations, so that one still ends within a second.
+// unheardTTL is the most an answer may be cached, counted from its lookup,
+// while this replica does not hear revocations, so that one it missed still
+// takes effect within a second.
 const unheardTTL = time.Second
 
-// cacheAnswer caches ans unless a revocation arrived since the lookup began
-// (generation gen): the row read may be one that was just revoked, and the
-// notice that would have dropped it has come and gone.
-func (v *Validator) cacheAnswer(h [32]byte, ans Validation, ttl time.Duration, gen uint64) {
-	if !v.listening.Load() {
-		ttl = min(ttl, unheardTTL)
+// cacheAnswer caches ans, read at read, unless a revocation arrived since the
+// lookup began (generation gen): the row read may be one that was just
+// revoked, and the notice that would have dropped it has come and gone. The
+// check and the store are one step of the cache, under the lock that
+// revocations take; so is the cap of unheardTTL while nobody listens.
+func (v *Validator) cacheAnswer(h [32]byte, ans Validation, read time.Time, ttl time.Duration, gen uint64) {
+	if f := v.beforeCache.Load(); f != nil {
+		(*f)()
 	}
-	if v.revocations.Load() != gen {
-		return
-	}
-	v.cache.Set(h, ans, ttl)
+	v.cache.SetIf(h, ans, read, ttl, gen)
 }
 
 // CheckToken implements auth.TokenChecker, so that a PAT authenticates

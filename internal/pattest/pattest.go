@@ -216,11 +216,19 @@ func (c *queryCounter) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 // Start runs a replica with cfg on a free loopback port until t ends.
 func Start(t testing.TB, cfg *config.Config) *Replica {
 	t.Helper()
+	return StartWith(t, cfg, server.Options{})
+}
+
+// StartWith is Start with the replica's options (a TracerProvider); its
+// QueryTracer is always the one Queries counts with.
+func StartWith(t testing.TB, cfg *config.Config, opts server.Options) *Replica {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logLines{}
 	log := logging.New(testWriter{t: t, logs: logs}, slog.LevelWarn)
 	tracer := &queryCounter{}
-	srv, err := server.New(ctx, cfg, log, server.Options{QueryTracer: tracer})
+	opts.QueryTracer = tracer
+	srv, err := server.New(ctx, cfg, log, opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("start patd: %v", err)

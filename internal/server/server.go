@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/alternatefutures/patd/internal/config"
 	"github.com/alternatefutures/patd/internal/database"
@@ -24,7 +25,13 @@ import (
 	"github.com/alternatefutures/patd/internal/metrics"
 	"github.com/alternatefutures/patd/internal/orgs"
 	"github.com/alternatefutures/patd/internal/pat"
+	"github.com/alternatefutures/patd/internal/secretscan"
+	"github.com/alternatefutures/patd/internal/telemetry"
+	"github.com/alternatefutures/patd/internal/webhooks"
 )
+
+// RequestTimeout is the deadline of every request.
+const RequestTimeout = 10 * time.Second
 
 // ShutdownTimeout is how long in-flight requests get to finish on SIGTERM.
 const ShutdownTimeout = 10 * time.Second
@@ -34,7 +41,11 @@ type Server struct {
 	Tokens      *pat.Service
 	Validator   *pat.Validator
 	Maintenance *pat.Maintenance
-	handler     http.Handler
+	// GitHubKeys verifies secret scanning reports; Webhooks is nil without
+	// WEBHOOK_URLS.
+	GitHubKeys *secretscan.GitHubKeys
+	Webhooks   *webhooks.Webhooks
+	handler    http.Handler
 	// metrics serves /metrics: on its own listener (ServeMetrics) when
 	// METRICS_ADDR is set, else among the other routes.
 	metrics   http.Handler
@@ -45,6 +56,7 @@ type Server struct {
 	cliStarts *limit.Rate
 	// authFailures counts failed bearer authentications per client address.
 	authFailures *limit.Rate
+	tracer       trace.TracerProvider // nil: not traced
 	log          *slog.Logger
 }
 
@@ -52,21 +64,26 @@ type Server struct {
 type Options struct {
 	// QueryTracer, when set, sees every PostgreSQL query.
 	QueryTracer pgx.QueryTracer
+	// TracerProvider, when set, gets OpenTelemetry spans for each request
+	// (HTTP, GraphQL operation, SQL, Redis); nil: nothing is instrumented.
+	TracerProvider trace.TracerProvider
 }
 
 // New opens the stores named in cfg, applies pending migrations and builds the
 // HTTP handler. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
-	pool, err := database.Open(ctx, cfg.DatabaseURL, opts.QueryTracer)
+	if err := migrate(ctx, cfg.DatabaseURL, log); err != nil {
+		return nil, err
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL, queryTracer(opts), database.StatementTimeout(cfg.StatementTimeout))
 	if err != nil {
 		return nil, err
 	}
-	if err := database.Migrate(ctx, pool, log); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s := &Server{pool: pool, log: log, Maintenance: pat.NewMaintenance(pool, log)}
+	s := &Server{pool: pool, log: log, tracer: opts.TracerProvider, Maintenance: pat.NewMaintenance(pool, log)}
 	quota, err := s.openLimits(cfg)
+	if err == nil && s.redis != nil && s.tracer != nil {
+		err = telemetry.InstrumentRedis(s.redis, s.tracer)
+	}
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -84,6 +101,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		pool.Close()
 		return nil, err
 	}
+	outbox, err := s.openWebhooks(ctx, cfg, reg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.GitHubKeys = secretscan.NewGitHubKeys(cfg.Events.GitHubKeysURL, cfg.Events.GitHubKeysRefetch)
 	s.cliPolls = limit.NewRate(pat.DefaultCLIPollsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clipoll:")
 	s.cliStarts = limit.NewRate(pat.DefaultCLIStartsPerMinute, time.Minute, s.redis, cfg.RedisKeyPrefix+"clistart:")
 	s.authFailures = limit.NewRate(cfg.AuthFailureLimit, time.Minute, s.redis, cfg.RedisKeyPrefix+"authfail:")
@@ -98,10 +121,47 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		Validator:   s.Validator,
 		Metrics:     m,
 		Log:         log,
+		Outbox:      outbox,
 	})
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	s.handler = s.routes(cfg, m)
 	return s, nil
+}
+
+// migrate applies pending migrations over a pool of its own, without the
+// serving pool's statement timeout: a migration may take long.
+func migrate(ctx context.Context, url string, log *slog.Logger) error {
+	pool, err := database.Open(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return database.Migrate(ctx, pool, log)
+}
+
+// openWebhooks prepares the lifecycle webhooks when WEBHOOK_URLS names
+// endpoints: River's tables, the outbox the service and the cleanup write
+// to, and the senders (started by Serve). Without endpoints there is no
+// outbox: changes write no events.
+func (s *Server) openWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (pat.Outbox, error) {
+	if len(cfg.Events.WebhookURLs) == 0 {
+		return nil, nil
+	}
+	if err := database.MigrateRiver(ctx, s.pool, s.log); err != nil {
+		return nil, err
+	}
+	w, err := webhooks.New(s.pool, webhooks.Config{
+		URLs:          cfg.Events.WebhookURLs,
+		Key:           cfg.Events.WebhookKey,
+		RetrySchedule: cfg.Events.WebhookRetrySchedule,
+		PeriodicEvery: cfg.Events.WebhookPeriodicEvery,
+	}, webhooks.Deps{Expiring: s.Maintenance.NotifyExpiring, Registerer: reg, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.Webhooks = w
+	s.Maintenance.SetOutbox(w)
+	return w, nil
 }
 
 // openLimits connects to Redis when cfg names one and returns the creation
@@ -187,6 +247,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
 	go s.Validator.RunImportedRefresher(bg)
+	if s.Webhooks != nil {
+		// River stops when told to (below), not when bg is cancelled: a
+		// cancelled Start context would cut deliveries off at once.
+		if err := s.Webhooks.Start(context.WithoutCancel(bg)); err != nil {
+			return err
+		}
+	}
 	for name, r := range map[string]*limit.Rate{"validation": s.rate, "CLI login poll": s.cliPolls, "CLI login start": s.cliStarts, "failed authentication": s.authFailures} {
 		go r.RunSync(bg, func(err error) {
 			s.log.Warn(name+" rate: Redis unreachable; limiting per replica until it is back", "error", err)
@@ -210,6 +277,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if s.Webhooks != nil {
+		// Deliveries under way get a moment to finish; one cut off is sent
+		// again by the next replica to run (same webhook-id).
+		s.Webhooks.Stop(context.WithoutCancel(ctx), 5*time.Second)
 	}
 	stopBackground()
 	// Every request has finished: write the last lastUsedAt values.

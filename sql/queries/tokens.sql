@@ -27,7 +27,10 @@ SELECT id, user_id, organization_id, name, expires_at, created_at FROM personal_
 
 -- name: ListTokens :many
 -- Newest first; the cursor is the (created_at, id) of the last row already seen.
-SELECT * FROM personal_access_tokens
+-- Every row also carries the user's total, so that a page costs one statement.
+SELECT sqlc.embed(personal_access_tokens),
+       (SELECT count(*) FROM personal_access_tokens AS c WHERE c.user_id = @user_id)::bigint AS total_count
+FROM personal_access_tokens
 WHERE user_id = @user_id
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
        OR (created_at, id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
@@ -35,14 +38,21 @@ ORDER BY created_at DESC, id DESC
 LIMIT @max_rows;
 
 -- name: DeleteToken :one
-DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING token_hash;
+DELETE FROM personal_access_tokens WHERE id = @id AND user_id = @user_id RETURNING *;
 
 -- name: DeleteUserTokens :many
--- Every token of a user, or with @organization_id only those of that organization.
-DELETE FROM personal_access_tokens
-WHERE user_id = @user_id
-  AND (sqlc.narg(organization_id)::text IS NULL OR organization_id = sqlc.narg(organization_id)::text)
-RETURNING id, token_hash;
+-- Every token of a user, or with @organization_id only those of that
+-- organization. Locks the rows in id order before deleting them, the one order
+-- of every statement that locks several tokens (see TouchTokens).
+WITH doomed AS (
+    SELECT p.id FROM personal_access_tokens AS p
+    WHERE p.user_id = @user_id
+      AND (sqlc.narg(organization_id)::text IS NULL OR p.organization_id = sqlc.narg(organization_id)::text)
+    ORDER BY p.id
+    FOR UPDATE
+)
+DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
+RETURNING t.*;
 
 -- name: SetTokenExpiry :exec
 UPDATE personal_access_tokens SET expires_at = @expires_at, updated_at = @now::timestamptz
@@ -50,22 +60,36 @@ WHERE id = @id AND user_id = @user_id;
 
 -- name: DeleteExpiredTokens :many
 -- One batch of expired tokens; the caller repeats until a batch comes back short.
+-- SKIP LOCKED never waits; the rows are still taken in id order, like everywhere.
 DELETE FROM personal_access_tokens
 WHERE id IN (
     SELECT id FROM personal_access_tokens
     WHERE expires_at <= @now::timestamptz
-    ORDER BY expires_at
+    ORDER BY id
     LIMIT @batch_size
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, user_id;
+RETURNING *;
 
 -- name: TouchTokens :exec
 -- Records last use for a batch of tokens in one statement; never moves a time backwards.
+-- Every statement that locks several tokens locks them in id order, so that two
+-- of them (flushes of several replicas, a revoke-all) never wait on each other
+-- in a cycle: left to the planner, an UPDATE ... FROM locks in the order of
+-- the array, a DELETE in the order of its index or of the heap.
+WITH u AS (
+    SELECT unnest(@ids::text[]) AS id, unnest(@used_at::timestamptz[]) AS used_at
+), locked AS (
+    SELECT t.id, u.used_at
+    FROM personal_access_tokens AS t JOIN u ON t.id = u.id
+    WHERE t.last_used_at IS NULL OR t.last_used_at < u.used_at
+    ORDER BY t.id
+    FOR UPDATE OF t
+)
 UPDATE personal_access_tokens AS t
-SET last_used_at = u.used_at
-FROM (SELECT unnest(@ids::text[]) AS id, unnest(@used_at::timestamptz[]) AS used_at) AS u
-WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at);
+SET last_used_at = locked.used_at
+FROM locked
+WHERE t.id = locked.id AND (t.last_used_at IS NULL OR t.last_used_at < locked.used_at);
 
 -- name: ImportToken :batchmany
 -- Sent in batches (one round trip for many rows). Idempotent: a token already
