@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/alternatefutures/patd/internal/metrics"
+	"github.com/alternatefutures/patd/internal/token"
 )
 
 // Method is how a caller authenticated.
@@ -295,10 +296,6 @@ func (s ServiceSecrets) Digests() SecretDigests {
 	return d
 }
 
-// Check is Digests().Check(r): it hashes every secret on each call, so serve
-// a route with the digests made once (as RequireServiceSecret does).
-func (s ServiceSecrets) Check(r *http.Request) bool { return s.Digests().Check(r) }
-
 // SecretDigests are the SHA-256 digests of the service secrets.
 type SecretDigests [][sha256.Size]byte
 
@@ -310,30 +307,15 @@ type SecretDigests [][sha256.Size]byte
 func (d SecretDigests) Check(r *http.Request) bool {
 	presented := r.Header.Get("X-Af-Introspection-Secret")
 	if presented == "" {
-		scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return false
-		}
-		presented = strings.TrimSpace(cred)
+		presented = bearer(r.Header.Get("Authorization"))
 	}
 	if presented == "" {
 		return false
 	}
-	p := digest(presented)
+	p := token.Hash(presented)
 	match := 0
 	for i := range d {
 		match |= subtle.ConstantTimeCompare(p[:], d[i][:])
 	}
 	return match == 1
-}
-
-// digest is the SHA-256 of s, hashed from a copy on the stack when s is
-// short enough: []byte(s) of more than 32 bytes would be a heap allocation on
-// every request.
-func digest(s string) [sha256.Size]byte {
-	var buf [128]byte
-	if len(s) <= len(buf) {
-		return sha256.Sum256(append(buf[:0], s...))
-	}
-	return sha256.Sum256([]byte(s))
 }

@@ -242,11 +242,11 @@ func TestServiceSecretsCheck(t *testing.T) {
 		{"empty bearer", []string{"Authorization", "Bearer "}, false},
 		{"wrong introspection header", []string{"X-Af-Introspection-Secret", "current"}, false},
 	} {
-		if got := secrets.Check(request(tc.headers...)); got != tc.want {
+		if got := secrets.Digests().Check(request(tc.headers...)); got != tc.want {
 			t.Errorf("%s: Check = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if (auth.ServiceSecrets{}).Check(request("Authorization", "Bearer current-secret")) {
+	if (auth.ServiceSecrets{}).Digests().Check(request("Authorization", "Bearer current-secret")) {
 		t.Error("no secrets configured, yet a request passed")
 	}
 }

@@ -32,7 +32,7 @@ func TestSecretDigests(t *testing.T) {
 		if got := digests.Check(r); got != tc.want {
 			t.Errorf("digests: %.20q… = %v, want %v", tc.presented, got, tc.want)
 		}
-		if got := secrets.Check(r); got != tc.want {
+		if got := secrets.Digests().Check(r); got != tc.want {
 			t.Errorf("secrets: %.20q… = %v, want %v", tc.presented, got, tc.want)
 		}
 	}

@@ -89,7 +89,7 @@ type GitLab struct {
 // RequireGitLabToken lets through only requests bearing token; others get
 // 401, as GitLab's API specification has it.
 func RequireGitLabToken(token string, next http.Handler) http.Handler {
-	secrets := auth.ServiceSecrets{[]byte(token)}
+	secrets := auth.ServiceSecrets{[]byte(token)}.Digests() // hashed once, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !secrets.Check(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="patd"`)

@@ -2,7 +2,6 @@ package pat
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -93,7 +92,7 @@ func (s *Service) StartCLILogin(ctx context.Context, name string) (CLISession, e
 	if err != nil {
 		return CLISession{}, err
 	}
-	h := sha256.Sum256([]byte(secret))
+	h := token.Hash(secret)
 	err = s.q.InsertCLISession(ctx, db.InsertCLISessionParams{
 		ID: id, PollSecretHash: h[:], Name: name, CreatedAt: now, ExpiresAt: now.Add(CLISessionTTL),
 	})
@@ -173,7 +172,7 @@ func (s *Service) checkPoll(ctx context.Context, get sessionGetter, id, pollSecr
 	if err != nil {
 		return sess, err
 	}
-	h := sha256.Sum256([]byte(pollSecret))
+	h := token.Hash(pollSecret)
 	if subtle.ConstantTimeCompare(h[:], sess.PollSecretHash) != 1 {
 		return sess, ErrWrongPollSecret
 	}

@@ -153,11 +153,12 @@ func isBase62(s string) bool {
 }
 
 // Hash is what patd stores instead of a token: SHA-256 of the whole token.
-// It runs on every validation: a token up to 64 bytes (every token patd
-// mints, and most legacy ones) is hashed from a copy on the stack, where
-// []byte(tok) of more than 32 bytes would be a heap allocation.
+// It runs on every validation (and on every service secret presented): a
+// string up to 128 bytes (every token patd mints, most legacy ones, the
+// service secrets) is hashed from a copy on the stack, where []byte(tok) of
+// more than 32 bytes would be a heap allocation.
 func Hash(tok string) [sha256.Size]byte {
-	var buf [64]byte
+	var buf [128]byte
 	if len(tok) <= len(buf) {
 		return sha256.Sum256(append(buf[:0], tok...))
 	}
