@@ -42,7 +42,7 @@ func (h *validateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers one validation; buf is a buffer to use, returned for reuse.
 func (h *validateHandler) serve(w http.ResponseWriter, r *http.Request, buf []byte) []byte {
-	body, ok := readSmallBody(w, r, MaxRESTBody, buf)
+	body, ok := readBody(w, r, MaxRESTBody, buf)
 	if !ok {
 		return body
 	}

@@ -2,9 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -16,24 +13,6 @@ import (
 // the body, two to write the answer) than the rest of a cached validation.
 // validate_json_test.go checks that every answer is byte for byte what
 // json.Marshal writes, and that every body reads as json.Unmarshal reads it.
-
-// readSmallBody is readBody without its allocations for the common case: a
-// request that says its length, within limit, is read in one go into buf. A
-// server-side request with a Content-Length has a body of exactly that many
-// bytes (net/http enforces it), so no bound is needed. Anything else
-// (chunked, or over the limit) goes through readBody.
-func readSmallBody(w http.ResponseWriter, r *http.Request, limit int, buf []byte) (body []byte, ok bool) {
-	n := r.ContentLength
-	if n <= 0 || n > int64(limit) {
-		return readBody(w, r, limit, buf)
-	}
-	buf = slices.Grow(buf[:0], int(n))[:n]
-	if _, err := io.ReadFull(r.Body, buf); err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "could not read the request body")
-		return buf[:0], false
-	}
-	return buf, true
-}
 
 // decodeToken reads the token of a validate body, {"token": "<token>"}. The
 // common body (one member, a token of printable ASCII without escapes) is

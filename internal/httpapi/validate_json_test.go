@@ -137,7 +137,7 @@ func TestReadSmallBody(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "/validate", strings.NewReader(body))
 		r.ContentLength = length
 		w := httptest.NewRecorder()
-		got, ok := readSmallBody(w, r, 16, nil)
+		got, ok := readBody(w, r, 16, nil)
 		return string(got), w.Code, ok
 	}
 	if got, _, ok := read(`{"token":"x"}`, 13); !ok || got != `{"token":"x"}` {

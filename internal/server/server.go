@@ -71,7 +71,7 @@ type Options struct {
 
 // New opens the stores named in cfg, applies pending migrations and builds the
 // HTTP handler. Close releases what it opened.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (_ *Server, err error) {
 	if err := migrate(ctx, cfg.DatabaseURL, log); err != nil {
 		return nil, err
 	}
@@ -80,12 +80,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	s := &Server{pool: pool, log: log, tracer: opts.TracerProvider, Maintenance: pat.NewMaintenance(pool, log)}
+	defer func() {
+		if err != nil {
+			s.Close() // what was opened so far: the pool, Redis
+		}
+	}()
 	quota, err := s.openLimits(cfg)
 	if err == nil && s.redis != nil && s.tracer != nil {
 		err = telemetry.InstrumentRedis(s.redis, s.tracer)
 	}
 	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
@@ -98,12 +102,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}, pat.ValidatorDeps{Rate: s.rate, Metrics: m, Log: log})
 	members, err := orgs.New(cfg.AuthServiceURL, 0, 0)
 	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	outbox, err := s.openWebhooks(ctx, cfg, reg)
 	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	s.GitHubKeys = secretscan.NewGitHubKeys(cfg.Events.GitHubKeysURL, cfg.Events.GitHubKeysRefetch)
