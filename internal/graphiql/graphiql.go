@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 )
 
 //go:embed assets
@@ -37,8 +38,9 @@ type asset struct {
 	etag        string
 }
 
-// files are the assets by their path under Prefix (not the page itself).
-var files = func() map[string]asset {
+// files are the assets by their path under Prefix (not the page itself),
+// read and hashed on first use: production never serves them.
+var files = sync.OnceValue(func() map[string]asset {
 	out := map[string]asset{}
 	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || p == "assets/index.html" {
@@ -60,7 +62,7 @@ var files = func() map[string]asset {
 		panic("graphiql: embedded assets: " + err.Error())
 	}
 	return out
-}()
+})
 
 // Page serves GraphiQL's page, querying endpoint.
 func Page(endpoint string) http.Handler {
@@ -73,7 +75,6 @@ func Page(endpoint string) http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
 		_, _ = w.Write(body)
 	})
@@ -84,9 +85,8 @@ func Page(endpoint string) http.Handler {
 // the binary, under the same names.
 func Assets() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := files[strings.TrimPrefix(r.URL.Path, Prefix)]
+		a, ok := files()[strings.TrimPrefix(r.URL.Path, Prefix)]
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
 		if !ok {
 			h.Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)

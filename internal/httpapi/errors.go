@@ -69,11 +69,7 @@ func writeServiceError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		writeError(w, http.StatusUnauthorized, codeInvalidSignature, err.Error())
 	case errors.Is(err, pat.ErrReplayed):
 		writeError(w, http.StatusConflict, codeReplayed, err.Error())
-	case errors.Is(err, secretscan.ErrKeysUnavailable):
-		log.WarnContext(r.Context(), "GitHub's secret scanning keys unavailable", "error", err,
-			"request_id", requestinfo.FromContext(r.Context()).ID)
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "temporarily unavailable; try again")
-	case errors.Is(err, pat.ErrUnavailable):
+	case errors.Is(err, pat.ErrUnavailable), errors.Is(err, secretscan.ErrKeysUnavailable):
 		log.WarnContext(r.Context(), "dependency unavailable", "error", err, "route", r.Pattern,
 			"request_id", requestinfo.FromContext(r.Context()).ID)
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "temporarily unavailable; try again")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -169,19 +170,19 @@ func (w *Webhooks) record(ctx context.Context, endpoint string, r db.PendingWebh
 	}
 	failed := int(r.Attempts) + 1
 	dead := failed > len(w.cfg.RetrySchedule)
-	var wait time.Duration
-	if !dead {
-		wait = w.cfg.RetrySchedule[failed-1]
-	}
 	msg := sendErr.Error()
 	if len(msg) > 500 {
-		msg = msg[:500]
+		// Cut on a character: PostgreSQL refuses text that is not UTF-8,
+		// and the attempt would go unrecorded.
+		msg = strings.ToValidUTF8(msg[:500], "")
 	}
+	var wait time.Duration
 	if dead {
 		w.metrics.attempt(stateDead)
 		w.log.Warn("webhook delivery dead-lettered: attempts used up", "event_id", r.EventID, "type", r.Type,
 			"endpoint", endpoint, "attempts", failed, "error", msg)
 	} else {
+		wait = w.cfg.RetrySchedule[failed-1]
 		w.metrics.attempt("failed")
 	}
 	return wait, w.q.MarkWebhookFailed(ctx, db.MarkWebhookFailedParams{

@@ -88,7 +88,6 @@ const queue = "patd"
 // Webhooks is the outbox writer and, once started, the sender.
 type Webhooks struct {
 	cfg      Config
-	pool     *pgxpool.Pool
 	q        *db.Queries
 	river    *river.Client[pgx.Tx]
 	http     *http.Client
@@ -118,9 +117,8 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Webhooks, error) {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
 	w := &Webhooks{
-		cfg:  cfg,
-		pool: pool,
-		q:    db.New(pool),
+		cfg: cfg,
+		q:   db.New(pool),
 		http: &http.Client{
 			Timeout: cfg.HTTPTimeout,
 			// A redirect is not a delivery: the endpoint is what was configured.
