@@ -51,7 +51,7 @@ func errorPresenter(log *slog.Logger, suggest bool) graphql.ErrorPresenterFunc {
 		if gerr.Extensions == nil {
 			gerr.Extensions = map[string]any{}
 		}
-		if errors.Is(err, pat.ErrUnavailable) {
+		if errors.Is(err, pat.ErrUnavailable) && logBudgetFrom(ctx).take() {
 			log.WarnContext(ctx, "graphql: dependency unavailable", "error", err,
 				"request_id", requestinfo.FromContext(ctx).ID)
 		}

@@ -199,10 +199,7 @@ func (s *Service) checkQuota(ctx context.Context, userID string) error {
 	u, err := s.quota.Usage(ctx, userID)
 	switch {
 	case err != nil:
-		s.metrics.LimiterDecision("create", "error")
-		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
-			"request_id", requestinfo.FromContext(ctx).ID)
-		return fmt.Errorf("creation quota: %w", err)
+		return s.quotaUnavailable(ctx, err)
 	case u.Remaining <= 0:
 		s.metrics.LimiterDecision("create", "deny")
 		return &QuotaError{Limit: u.Limit, Window: u.Window, ResetAt: u.ResetAt}
@@ -210,9 +207,8 @@ func (s *Service) checkQuota(ctx context.Context, userID string) error {
 	return nil
 }
 
-// takeQuota takes a creation slot for userID, or fails with *QuotaError, or,
-// when the shared count cannot be reached, with an internal error: nobody can
-// tell then whether the user is over the quota, so creation fails closed.
+// takeQuota takes a creation slot for userID, or fails with *QuotaError, or
+// with quotaUnavailable's error.
 func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservation, error) {
 	res, err := s.quota.Take(ctx, userID)
 	var ex *limit.ExceededError
@@ -221,13 +217,20 @@ func (s *Service) takeQuota(ctx context.Context, userID string) (limit.Reservati
 		s.metrics.LimiterDecision("create", "deny")
 		return res, &QuotaError{Limit: ex.Limit, Window: ex.Window, ResetAt: ex.ResetAt}
 	case err != nil:
-		s.metrics.LimiterDecision("create", "error")
-		s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
-			"request_id", requestinfo.FromContext(ctx).ID)
-		return res, fmt.Errorf("creation quota: %w", err)
+		return res, s.quotaUnavailable(ctx, err)
 	}
 	s.metrics.LimiterDecision("create", "allow")
 	return res, nil
+}
+
+// quotaUnavailable is the answer when the shared count cannot be reached:
+// nobody can tell then whether the user is over the quota, so creation fails
+// closed, logged.
+func (s *Service) quotaUnavailable(ctx context.Context, err error) error {
+	s.metrics.LimiterDecision("create", "error")
+	s.log.ErrorContext(ctx, "creation quota unavailable; refusing to create a token", "error", err,
+		"request_id", requestinfo.FromContext(ctx).ID)
+	return fmt.Errorf("creation quota: %w", err)
 }
 
 // checkActive fails with *MaxActiveError when adding more tokens would take

@@ -2,8 +2,8 @@ package pat
 
 import (
 	"context"
+	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,9 +44,13 @@ func (u *usageRecorder) record(tokenID string, now time.Time) {
 func (u *usageRecorder) take(now time.Time) (ids []string, times []time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for id, t := range u.pending {
-		ids, times = append(ids, id), append(times, t)
-		u.written[id] = t
+	// In id order: the flush's statement locks its rows in that order, and a
+	// sorted batch keeps to it even where a plan follows the array's.
+	ids = slices.Sorted(maps.Keys(u.pending))
+	times = make([]time.Time, len(ids))
+	for i, id := range ids {
+		times[i] = u.pending[id]
+		u.written[id] = times[i]
 	}
 	clear(u.pending)
 	for id, t := range u.written {
@@ -76,9 +80,6 @@ func (v *Validator) FlushLastUsed(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	// The statement locks its rows in id order itself; a sorted batch keeps
-	// to that order even where a plan follows the array's.
-	sortByID(ids, times)
 	err := v.inTx(ctx, func(q *db.Queries) error {
 		return q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
 	})
@@ -87,21 +88,6 @@ func (v *Validator) FlushLastUsed(ctx context.Context) error {
 		v.usage.putBack(ids, times) // the next flush tries again
 	}
 	return err
-}
-
-// sortByID sorts ids, and times along with them.
-func sortByID(ids []string, times []time.Time) {
-	idx := make([]int, len(ids))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
-	sortedIDs, sortedTimes := make([]string, len(ids)), make([]time.Time, len(ids))
-	for i, j := range idx {
-		sortedIDs[i], sortedTimes[i] = ids[j], times[j]
-	}
-	copy(ids, sortedIDs)
-	copy(times, sortedTimes)
 }
 
 // RunLastUsedFlusher flushes lastUsedAt every flushInterval until ctx is

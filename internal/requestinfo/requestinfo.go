@@ -14,13 +14,6 @@ type Info struct {
 
 type ctxKey struct{}
 
-// NewContext returns ctx carrying info.
-func NewContext(ctx context.Context, info Info) context.Context {
-	c := &Context{}
-	c.Init(ctx, info)
-	return c
-}
-
 // Context is a context carrying an Info. It is a type of its own, rather than
 // context.WithValue, so that the HTTP edge can allocate it together with the
 // rest of a request's state: one allocation on the validate path instead of
