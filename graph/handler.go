@@ -26,6 +26,9 @@ import (
 type Options struct {
 	MaxDepth      int
 	MaxComplexity int
+	// MaxBody bounds a request's body, as the route does (it reads the body
+	// first); the multipart transport needs the figure too.
+	MaxBody int64
 	// Development enables introspection and GraphiQL.
 	Development bool
 	Metrics     *metrics.Metrics // may be nil
@@ -45,7 +48,7 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	// The SDK sends every operation as a GraphQL multipart request. The
 	// schema has no Upload, so nothing is ever kept: the whole form is
 	// parsed in memory, within the route's body limit.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: maxMultipartBody, MaxMemory: maxMultipartBody})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBody, MaxMemory: opts.MaxBody})
 	if opts.Development {
 		srv.AddTransport(transport.GET{})
 		srv.Use(extension.Introspection{})
@@ -190,9 +193,6 @@ func operationLabel(oc *graphql.OperationContext) string {
 	}
 	return string(oc.Operation.Operation)
 }
-
-// maxMultipartBody bounds a multipart request, as the route bounds any body.
-const maxMultipartBody = 1 << 20
 
 // roundTripCost is the complexity of a field that queries the database: with
 // the default limit, at most 200 of them in one request.

@@ -99,7 +99,8 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeDB()
-	p := importProgress{out: stderr, file: *file, start: time.Now(), every: importProgressEvery}
+	start := time.Now()
+	p := importProgress{out: stderr, file: *file, start: start, last: start}
 	if err := importRows(ctx, r, m, &p); err != nil {
 		return err
 	}
@@ -159,18 +160,14 @@ type importProgress struct {
 	out                         io.Writer
 	file                        string
 	start, last                 time.Time
-	every                       time.Duration
 	imported, skipped, rejected int
 }
 
 // report prints the counts when the last report (or the start) is more than
-// p.every ago.
+// importProgressEvery ago.
 func (p *importProgress) report() {
 	now := time.Now()
-	if p.last.IsZero() {
-		p.last = p.start
-	}
-	if now.Sub(p.last) < p.every {
+	if now.Sub(p.last) < importProgressEvery {
 		return
 	}
 	p.last = now

@@ -72,6 +72,7 @@ func (s *Server) graphQLRoutes(mux *http.ServeMux, cfg *config.Config, m *metric
 	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{
 		MaxDepth:       cfg.MaxDepth,
 		MaxComplexity:  cfg.MaxComplexity,
+		MaxBody:        httpapi.MaxGraphQLBody,
 		Development:    cfg.Development(),
 		Metrics:        m,
 		Log:            s.log,
