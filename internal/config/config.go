@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -139,7 +138,7 @@ func (r *reader) services(c *Config) {
 // url is the http(s) URL in name, def when unset.
 func (r *reader) url(name, def string) string {
 	s := strings.TrimSpace(r.str(name, def))
-	if u, err := url.Parse(s); s != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+	if s != "" && !isHTTPURL(s) {
 		r.fail("%s: want an http:// or https:// URL", name)
 	}
 	return s
