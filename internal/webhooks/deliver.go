@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ func (w *Webhooks) record(ctx context.Context, endpoint string, r db.PendingWebh
 	if dead {
 		w.metrics.attempt(stateDead)
 		w.log.Warn("webhook delivery dead-lettered: attempts used up", "event_id", r.EventID, "type", r.Type,
-			"endpoint", endpoint, "attempts", failed, "error", msg)
+			"endpoint", origin(endpoint), "attempts", failed, "error", msg)
 	} else {
 		wait = w.cfg.RetrySchedule[failed-1]
 		w.metrics.attempt("failed")
@@ -195,7 +196,7 @@ func (w *Webhooks) send(ctx context.Context, endpoint, id string, body []byte) e
 	ts := time.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return withoutURL(err, endpoint)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "patd-webhooks")
@@ -204,7 +205,7 @@ func (w *Webhooks) send(ctx context.Context, endpoint, id string, body []byte) e
 	req.Header.Set("webhook-signature", Sign(w.cfg.Key, id, ts, body))
 	resp, err := w.http.Do(req)
 	if err != nil {
-		return err
+		return withoutURL(err, endpoint)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
@@ -212,4 +213,32 @@ func (w *Webhooks) send(ctx context.Context, endpoint, id string, body []byte) e
 		return fmt.Errorf("endpoint answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// origin returns scheme://host[:port] of a webhook URL: all of it that may
+// be logged or stored with an error. A receiver's URL may carry its secret
+// (a token in the query or the path, or user:password), and the
+// configuration is never echoed for that reason; the deliveries must not
+// echo it either. Something that does not parse gives a placeholder, never
+// the text itself.
+func origin(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "(unparsable URL)"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// withoutURL returns err, from sending to endpoint, with the URL of its
+// *url.Error (net/http's errors read `Post "<URL>": <cause>`) cut to the
+// origin: the operation and the cause are kept, and errors.Is and As still
+// see the cause (text wrapped around the *url.Error goes with its URL;
+// net/http returns it unwrapped). net/http masks only the password: the user
+// name, the path and the query would otherwise end up in last_error.
+func withoutURL(err error, endpoint string) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: origin(endpoint), Err: ue.Err}
 }
