@@ -52,7 +52,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "patd_graphql_operations_total", Help: "GraphQL operations by type and first root field (e.g. \"query personalAccessTokens\") and outcome (ok, error).",
 		}, []string{"operation", "outcome"}),
 		lastUsedFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "patd_last_used_flushes_total", Help: "Batched lastUsedAt writes by outcome (ok, error).",
+			Name: "patd_last_used_flushes_total", Help: "lastUsedAt write statements (of up to 1,000 tokens each) by outcome (ok, error).",
 		}, []string{"outcome"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "patd_auth_failures_total", Help: "Failed bearer authentications on GraphQL and REST by outcome (invalid: checked and refused; refused: not checked, the client address failed too often).",
@@ -144,7 +144,7 @@ func (m *Metrics) GraphQLOperation(name string, ok bool) {
 	m.graphql.WithLabelValues(name, outcome).Inc()
 }
 
-// LastUsedFlush counts one batched lastUsedAt write.
+// LastUsedFlush counts one lastUsedAt write statement.
 func (m *Metrics) LastUsedFlush(err error) {
 	if m == nil {
 		return

@@ -2,6 +2,7 @@ package pat
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,3 +30,13 @@ func (v *Validator) RevocationGeneration() uint64 { return v.cache.Generation() 
 func InTx(ctx context.Context, pool *pgxpool.Pool, m *metrics.Metrics, fn func(tx pgx.Tx) error) error {
 	return newStore(pool, m).inPgxTx(ctx, fn)
 }
+
+// RecordUse notes a use of tokenID at at, as a valid validation does.
+func (v *Validator) RecordUse(tokenID string, at time.Time) { v.usage.record(tokenID, at) }
+
+// FlushLastUsedPaced flushes as RunLastUsedFlusher does, resting between
+// batches.
+func (v *Validator) FlushLastUsedPaced(ctx context.Context) error { return v.flushLastUsed(ctx, true) }
+
+// FlushBatch is how many tokens one lastUsedAt statement writes at most.
+const FlushBatch = flushBatch

@@ -2,7 +2,6 @@ package pat
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -11,53 +10,74 @@ import (
 )
 
 // lastUsedAt is written off the request path: uses are coalesced in memory and
-// flushed in one statement per flushInterval, and a token whose lastUsedAt was
-// written less than rewriteAfter ago is not written again. The stored value so
-// lags the truth by at most rewriteAfter + flushInterval, under a minute.
+// flushed every flushInterval, and a token whose lastUsedAt was written less
+// than rewriteAfter ago is not written again. The stored value so lags the
+// truth by at most rewriteAfter + flushInterval (plus a paced flush's length),
+// about a minute.
 const (
 	flushInterval = 10 * time.Second
 	rewriteAfter  = 45 * time.Second
+	// flushBatch bounds one flush statement. A single statement for every
+	// pending use (100,000 after ten seconds of misses) held one PostgreSQL
+	// backend busy for seconds, which showed in the lookups' p99, and its
+	// parameters alone took 15 MB.
+	flushBatch = 1000
 )
 
+// usageRecorder coalesces uses per token. It is keyed by the token id, the
+// string the cached answer holds already, and keeps two instants per token in
+// one entry: a use costs no allocation once its token has an entry.
 type usageRecorder struct {
-	mu      sync.Mutex
-	pending map[string]time.Time // token id → last use not yet written
-	written map[string]time.Time // token id → last use written
+	mu   sync.Mutex
+	uses map[string]usage
+}
+
+// usage is one token's record, in Unix nanoseconds; zero: none.
+type usage struct {
+	pending int64 // the last use not yet written
+	written int64 // the last use written
 }
 
 func newUsageRecorder() *usageRecorder {
-	return &usageRecorder{pending: map[string]time.Time{}, written: map[string]time.Time{}}
+	return &usageRecorder{uses: map[string]usage{}}
 }
 
 // record notes a use of tokenID at now. It takes a lock and writes a map entry
 // at most; never I/O.
 func (u *usageRecorder) record(tokenID string, now time.Time) {
+	t := now.UnixNano()
 	u.mu.Lock()
-	if w, ok := u.written[tokenID]; !ok || now.Sub(w) >= rewriteAfter {
-		u.pending[tokenID] = now
+	e := u.uses[tokenID]
+	if e.written == 0 || t-e.written >= int64(rewriteAfter) {
+		e.pending = t
+		u.uses[tokenID] = e
 	}
 	u.mu.Unlock()
 }
 
-// take returns the pending uses and forgets written ones that are old enough
-// to be written again.
+// take returns the pending uses, in id order, and forgets written ones that
+// are old enough to be written again.
 func (u *usageRecorder) take(now time.Time) (ids []string, times []time.Time) {
+	cutoff := now.UnixNano() - int64(rewriteAfter)
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	// In id order: the flush's statement locks its rows in that order, and a
-	// sorted batch keeps to it even where a plan follows the array's.
-	ids = slices.Sorted(maps.Keys(u.pending))
-	times = make([]time.Time, len(ids))
-	for i, id := range ids {
-		times[i] = u.pending[id]
-		u.written[id] = times[i]
-	}
-	clear(u.pending)
-	for id, t := range u.written {
-		if now.Sub(t) >= rewriteAfter {
-			delete(u.written, id)
+	for id, e := range u.uses {
+		switch {
+		case e.pending != 0:
+			ids = append(ids, id)
+		case e.written < cutoff:
+			delete(u.uses, id)
 		}
 	}
+	// In id order: each flush statement locks its rows in that order, and a
+	// sorted batch keeps to it even where a plan follows the array's.
+	slices.Sort(ids)
+	times = make([]time.Time, len(ids))
+	for i, id := range ids {
+		e := u.uses[id]
+		times[i] = time.Unix(0, e.pending)
+		u.uses[id] = usage{written: e.pending}
+	}
+	u.mu.Unlock()
 	return ids, times
 }
 
@@ -67,31 +87,51 @@ func (u *usageRecorder) putBack(ids []string, times []time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for i, id := range ids {
-		if t, ok := u.pending[id]; !ok || t.Before(times[i]) {
-			u.pending[id] = times[i]
-		}
-		delete(u.written, id)
+		e := u.uses[id]
+		e.pending = max(e.pending, times[i].UnixNano())
+		e.written = 0
+		u.uses[id] = e
 	}
 }
 
-// FlushLastUsed writes the pending lastUsedAt values in one statement.
+// FlushLastUsed writes the pending lastUsedAt values now, flushBatch tokens
+// per statement.
 func (v *Validator) FlushLastUsed(ctx context.Context) error {
-	ids, times := v.usage.take(time.Now())
-	if len(ids) == 0 {
-		return nil
-	}
-	err := v.inTx(ctx, func(q *db.Queries) error {
-		return q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids, UsedAt: times})
-	})
-	v.metrics.LastUsedFlush(err)
-	if err != nil {
-		v.usage.putBack(ids, times) // the next flush tries again
-	}
-	return err
+	return v.flushLastUsed(ctx, false)
 }
 
-// RunLastUsedFlusher flushes lastUsedAt every flushInterval until ctx is
-// done. The caller flushes once more after the last request has finished.
+// flushLastUsed writes the pending uses in batches, each its own transaction.
+// Paced, it rests after each batch as long as the batch took, so that a large
+// flush uses at most about half of one PostgreSQL backend and the lookups
+// that share the server keep their latency. A failed batch and the ones after
+// it go back to the pending set for the next flush.
+func (v *Validator) flushLastUsed(ctx context.Context, paced bool) error {
+	ids, times := v.usage.take(time.Now())
+	for start := 0; start < len(ids); start += flushBatch {
+		end := min(start+flushBatch, len(ids))
+		began := time.Now()
+		err := v.inTx(ctx, func(q *db.Queries) error {
+			return q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids[start:end], UsedAt: times[start:end]})
+		})
+		v.metrics.LastUsedFlush(err)
+		if err != nil {
+			v.usage.putBack(ids[start:], times[start:])
+			return err
+		}
+		if paced && end < len(ids) {
+			select {
+			case <-time.After(time.Since(began)):
+			case <-ctx.Done():
+				v.usage.putBack(ids[end:], times[end:])
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// RunLastUsedFlusher flushes lastUsedAt, paced, every flushInterval until ctx
+// is done. The caller flushes once more after the last request has finished.
 func (v *Validator) RunLastUsedFlusher(ctx context.Context) {
 	t := time.NewTicker(flushInterval)
 	defer t.Stop()
@@ -100,7 +140,7 @@ func (v *Validator) RunLastUsedFlusher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := v.FlushLastUsed(ctx); err != nil {
+			if err := v.flushLastUsed(ctx, true); err != nil && ctx.Err() == nil {
 				v.log.WarnContext(ctx, "lastUsedAt flush failed; will retry", "error", err)
 			}
 		}

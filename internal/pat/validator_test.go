@@ -3,6 +3,7 @@ package pat_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -292,8 +293,8 @@ func deleteBehindPatdsBack(t *testing.T, url string) {
 	}
 }
 
-// Moved from internal/httpapi: uses are written by FlushLastUsed, in one
-// statement, and not again within the minute.
+// Uses are written by FlushLastUsed, in one statement for a few tokens, and
+// not again within the minute.
 func TestLastUsedAtWrittenInBatches(t *testing.T) {
 	t.Parallel()
 	r := startReplica(t)
@@ -328,5 +329,57 @@ func TestLastUsedAtWrittenInBatches(t *testing.T) {
 	}
 	if n := r.Queries("SET last_used_at") - writes; n != 0 {
 		t.Errorf("a token used again within the minute was written again")
+	}
+}
+
+// A flush writes at most FlushBatch tokens per statement; a batch that fails
+// goes back, with the ones after it, to be written by the next flush.
+func TestLastUsedAtFlushedInBoundedBatches(t *testing.T) {
+	t.Parallel()
+	r := startReplica(t)
+	a := mustCreate(t, r, "user-1", "a", nil)
+	b := mustCreate(t, r, "user-1", "b", nil)
+	used := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	v := r.Server.Validator
+	// Ids that sort around the real ones, so that they fall in different
+	// batches: 2.5 batches in all.
+	n := 5 * pat.FlushBatch / 2
+	for i := range n - 2 {
+		v.RecordUse(fmt.Sprintf("%s-%06d", a.ID[:1], i), used)
+	}
+	v.RecordUse(a.ID, used)
+	v.RecordUse(b.ID, used)
+
+	// A paced flush whose context is already done writes nothing and keeps
+	// every use for the next one.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := v.FlushLastUsedPaced(gone); err == nil {
+		t.Fatal("a flush with a cancelled context succeeded")
+	}
+	if got := stored(t, r, "user-1"); got[a.ID].LastUsedAt != nil || got[b.ID].LastUsedAt != nil {
+		t.Fatalf("the failed flush wrote: %v", got)
+	}
+
+	writes := r.Queries("SET last_used_at")
+	if err := v.FlushLastUsedPaced(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Queries("SET last_used_at")-writes, (n+pat.FlushBatch-1)/pat.FlushBatch; got != want {
+		t.Errorf("%d uses took %d statements, want %d", n, got, want)
+	}
+	got := stored(t, r, "user-1")
+	for _, id := range []string{a.ID, b.ID} {
+		if u := got[id].LastUsedAt; u == nil || !u.Equal(used) {
+			t.Errorf("token %s: lastUsedAt %v, want %v", id, u, used)
+		}
+	}
+	// Nothing is left pending.
+	writes = r.Queries("SET last_used_at")
+	if err := v.FlushLastUsed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Queries("SET last_used_at") - writes; n != 0 {
+		t.Errorf("a second flush sent %d statements, want 0", n)
 	}
 }
