@@ -42,43 +42,20 @@ type Options struct {
 func NewHandler(svc *pat.Service, opts Options) http.Handler {
 	cfg := Config{Resolvers: &Resolver{Tokens: svc}}
 	priceFields(&cfg.Complexity)
-	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.POST{})
-	// The SDK sends every operation as a GraphQL multipart request. The
-	// schema has no Upload, so nothing is ever kept: the whole form is
-	// parsed in memory, within the route's body limit.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBody, MaxMemory: opts.MaxBody})
-	if opts.Development {
-		srv.AddTransport(transport.GET{})
-		srv.Use(extension.Introspection{})
-	} else {
-		srv.Use(federationOnlyIntrospection{})
-	}
-	// Bounds the work of parsing and validating one query (alias floods):
-	// a full page of every field costs under 100 tokens.
-	srv.SetParserTokenLimit(maxQueryTokens)
-	srv.SetQueryCache(newQueryCache())
-	srv.Use(shapeLimit(opts.MaxDepth))
-	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
-	srv.Use(checkRepresentations{})
-	srv.SetErrorPresenter(errorPresenter(opts.Log, opts.Development))
-	// With introspection off, "Did you mean" would reveal the schema; the
-	// presenter strips the suggestions of the rules this does not cover.
-	srv.SetDisableSuggestion(!opts.Development)
-	useRouterExtensions(srv, opts.TracerProvider)
-	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		resp := next(ctx)
-		if resp != nil && graphql.HasOperationContext(ctx) {
-			opts.Metrics.GraphQLOperation(operationLabel(graphql.GetOperationContext(ctx)), len(resp.Errors) == 0)
+	schema := NewExecutableSchema(cfg)
+	queries := newQueryCache()
+	// Routers ask for an Apollo federated trace of a subgraph fetch with a
+	// header. The tracer intercepts every field of every operation to check
+	// for it (a sixth of a 100-token page's time), so only the requests that
+	// carry the header go through a server that has it.
+	plain := newServer(schema, queries, opts, false)
+	traced := newServer(schema, queries, opts, true)
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsFederatedTrace(r.Header) {
+			traced.ServeHTTP(w, r)
+			return
 		}
-		capErrors(resp)
-		return resp
-	})
-	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
-		opts.Log.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(v),
-			"request_id", requestinfo.FromContext(ctx).ID)
-		return errPanic
+		plain.ServeHTTP(w, r)
 	})
 
 	api := answerHeaders(logFailuresOnce(opts.Log, srv))
@@ -94,6 +71,50 @@ func NewHandler(svc *pat.Service, opts Options) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
+}
+
+// newServer is the GraphQL server of NewHandler, with the Apollo federated
+// tracer when traced.
+func newServer(schema graphql.ExecutableSchema, queries queryCache, opts Options, traced bool) *handler.Server {
+	srv := handler.New(schema)
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.POST{})
+	// The SDK sends every operation as a GraphQL multipart request. The
+	// schema has no Upload, so nothing is ever kept: the whole form is
+	// parsed in memory, within the route's body limit.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxBody, MaxMemory: opts.MaxBody})
+	if opts.Development {
+		srv.AddTransport(transport.GET{})
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(federationOnlyIntrospection{})
+	}
+	// Bounds the work of parsing and validating one query (alias floods):
+	// a full page of every field costs under 100 tokens.
+	srv.SetParserTokenLimit(maxQueryTokens)
+	srv.SetQueryCache(queries)
+	srv.Use(shapeLimit(opts.MaxDepth))
+	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.Use(checkRepresentations{})
+	srv.SetErrorPresenter(errorPresenter(opts.Log, opts.Development))
+	// With introspection off, "Did you mean" would reveal the schema; the
+	// presenter strips the suggestions of the rules this does not cover.
+	srv.SetDisableSuggestion(!opts.Development)
+	useRouterExtensions(srv, opts.TracerProvider, traced)
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil && graphql.HasOperationContext(ctx) {
+			opts.Metrics.GraphQLOperation(operationLabel(graphql.GetOperationContext(ctx)), len(resp.Errors) == 0)
+		}
+		capErrors(resp)
+		return resp
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		opts.Log.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(v),
+			"request_id", requestinfo.FromContext(ctx).ID)
+		return errPanic
+	})
+	return srv
 }
 
 // logFailuresOnce gives each request a budget of internal errors to log (the

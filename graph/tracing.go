@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"net/http"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -16,18 +17,25 @@ import (
 
 // useRouterExtensions adds what routers and operators get from each
 // operation: one page read per user however many representations name them
-// (dedupe.go), Apollo federated traces on request, and OpenTelemetry spans
+// (dedupe.go), Apollo federated traces when traced, and OpenTelemetry spans
 // when tp is not nil.
-func useRouterExtensions(srv *handler.Server, tp trace.TracerProvider) {
+func useRouterExtensions(srv *handler.Server, tp trace.TracerProvider, traced bool) {
 	srv.AroundOperations(memoizePages)
-	// Routers ask for a trace of each subgraph fetch with the header
-	// apollo-federation-include-trace: ftv1; without it this costs a header
-	// lookup per field. Error messages in traces are masked (the default):
-	// whoever sends the header gets no more than the answer's errors.
-	srv.Use(&apollofederatedtracingv1.Tracer{})
+	if traced {
+		// Error messages in traces are masked (the default): whoever
+		// sends the header gets no more than the answer's errors.
+		srv.Use(&apollofederatedtracingv1.Tracer{})
+	}
 	if tp != nil {
 		srv.Use(newOperationSpans(tp))
 	}
+}
+
+// wantsFederatedTrace reports whether a router asks for an Apollo federated
+// trace of this fetch (apollo-federation-include-trace: ftv1), the test the
+// tracer itself makes.
+func wantsFederatedTrace(h http.Header) bool {
+	return h.Get("Apollo-Federation-Include-Trace") == "ftv1"
 }
 
 // operationSpans records an OpenTelemetry span per GraphQL operation, a
