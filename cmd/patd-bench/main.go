@@ -527,6 +527,7 @@ func (b *bench) measure(ctx context.Context) error {
 	})
 	b.add(b.main, r)
 	b.heapProfile(ctx, "end")
+	b.memoryNote()
 	return ctx.Err()
 }
 

@@ -183,3 +183,30 @@ func tail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// memoryNote says where the main patd's memory is at the end of the loads:
+// its resident pages by kind (the binary's mapped code and data are file
+// pages) and the Go runtime's view of them, so that a peak RSS can be read.
+func (b *bench) memoryNote() {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(b.main.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return
+	}
+	kib := map[string]float64{}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if f := strings.Fields(v); ok && len(f) == 2 && f[1] == "kB" {
+			n, _ := strconv.ParseFloat(f[0], 64)
+			kib[k] = n
+		}
+	}
+	mib := func(name string) float64 {
+		v, _ := metric(b.main.addr, name+" ")
+		return v / (1 << 20)
+	}
+	b.notes = append(b.notes, fmt.Sprintf("main patd's memory at the end: RSS %.0f MiB (peak %.0f), of it %.0f MiB file pages (the binary) and %.0f MiB anonymous;"+
+		" Go heap in use %.0f MiB, heap idle %.0f MiB (%.0f MiB of it returned to the OS), goroutine stacks %.0f MiB, next GC at %.0f MiB",
+		kib["VmRSS"]/1024, kib["VmHWM"]/1024, kib["RssFile"]/1024, kib["RssAnon"]/1024,
+		mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
+		mib("go_memstats_stack_inuse_bytes"), mib("go_memstats_next_gc_bytes")))
+}
