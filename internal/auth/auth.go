@@ -11,7 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,32 +95,25 @@ func (e *TooManyFailuresError) Error() string {
 type Authenticator struct {
 	failures FailureLimiter   // nil: not limited
 	metrics  *metrics.Metrics // may be nil
-	secret   []byte
-	// session checks issuer and audience; sdk the others, which carry neither.
-	session *jwt.Parser
-	sdk     *jwt.Parser
-	tokens  TokenChecker
+	cfg      JWTConfig
+	// parser checks what every JWT must pass; the issuer and audience, which
+	// only session JWTs carry, are checked by hand once the type is known.
+	parser *jwt.Parser
+	tokens TokenChecker
 }
 
 // NewAuthenticator returns an Authenticator for the given JWT settings that
 // checks PATs with tokens.
 func NewAuthenticator(cfg JWTConfig, tokens TokenChecker) *Authenticator {
-	opts := []jwt.ParserOption{
+	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		// A JWT issued in the future (beyond the leeway) comes from a clock
 		// nobody should trust, or was forged to look newer than it is.
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(Leeway),
-	}
-	sdk := jwt.NewParser(opts...)
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
-	}
-	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
-	}
-	return &Authenticator{secret: cfg.Secret, session: jwt.NewParser(opts...), sdk: sdk, tokens: tokens}
+	)
+	return &Authenticator{cfg: cfg, parser: parser, tokens: tokens}
 }
 
 // LimitFailures makes Middleware count failed authentications per client
@@ -151,36 +147,68 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 	return p, nil
 }
 
-type sessionClaims struct {
-	jwt.RegisteredClaims
-	UserID string `json:"userId"`
-	Type   string `json:"type"`
-	// hasType is whether the claims have a "type" at all: when present, even
-	// empty or null, it must be "access".
-	hasType bool
+// claims are those of a session or an sdk-access JWT, in one struct so that
+// they are decoded once, by the parse that checks the signature, before the
+// type says which other checks apply. The registered claims are read as
+// jwt.RegisteredClaims reads them, but exp, nbf and iat more strictly (see
+// numericDate). encoding/json matches a name in any case and, of a name given
+// twice, keeps the last value: every value it decodes for exp, nbf, iat or
+// type is checked.
+type claims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt numericDate      `json:"exp"`
+	NotBefore numericDate      `json:"nbf"`
+	IssuedAt  numericDate      `json:"iat"`
+	// ID is not used, but a jti that is not a string is refused, as
+	// jwt.RegisteredClaims does.
+	ID     string    `json:"jti"`
+	UserID string    `json:"userId"`
+	Type   claimType `json:"type"`
 }
 
-// UnmarshalJSON reads the claims more strictly than the jwt library: exp, nbf
-// and iat must be JSON numbers (RFC 7519 NumericDate), where the library
-// would also read a string holding a number, or take null for absent.
-func (c *sessionClaims) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+// The getters make claims a jwt.Claims, for the parser's checks of the times.
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.t, nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.t, nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.t, nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// numericDate is an exp, nbf or iat claim; t is nil when it is absent.
+type numericDate struct{ t *jwt.NumericDate }
+
+// UnmarshalJSON takes only a JSON number (RFC 7519 NumericDate): a
+// jwt.NumericDate would also read a string holding a number, and a
+// *jwt.NumericDate field would take null for absent, where encoding/json
+// hands the null to a field that is no pointer, like this one. It makes of
+// the number the time jwt.NumericDate.UnmarshalJSON makes, without the second
+// JSON decode that it does to get there.
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	// b is a valid JSON value, so only a number parses: not a string, not null.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("exp, nbf or iat is not a number: %w", err)
 	}
-	for _, name := range []string{"exp", "nbf", "iat"} {
-		if v, ok := raw[name]; ok && !isJSONNumber(v) {
-			return fmt.Errorf("claim %s is not a number", name)
-		}
-	}
-	_, c.hasType = raw["type"]
-	type plain sessionClaims // without this method
-	return json.Unmarshal(b, (*plain)(c))
+	sec, frac := math.Modf(f)
+	d.t = jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
+	return nil
 }
 
-// isJSONNumber reports whether v, a valid JSON value, is a number.
-func isJSONNumber(v json.RawMessage) bool {
-	return len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9')
+// claimType is the "type" claim, and whether the claims have one at all: a
+// session JWT's, when present, even empty or null, must be "access".
+type claimType struct {
+	name    string
+	present bool
+}
+
+// UnmarshalJSON reads the type as a string field would; a null leaves the
+// name unchanged, but the type present.
+func (t *claimType) UnmarshalJSON(b []byte) error {
+	t.present = true
+	return json.Unmarshal(b, &t.name)
 }
 
 // bearer is the credential of a "Bearer <credential>" header, or "".
@@ -220,28 +248,32 @@ const (
 // jwt checks a session JWT, or an sdk-access JWT: both HS256 with the same
 // secret, but only session JWTs carry an issuer and an audience.
 func (a *Authenticator) jwt(raw string) (Principal, error) {
-	var c sessionClaims
-	parser, method := a.session, Session
-	if peekType(raw) == typeSDKAccess {
-		parser, method = a.sdk, SDKAccess
-	}
-	_, err := parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+	var c claims
+	_, err := a.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		// "crit" names header extensions the recipient must understand;
 		// patd implements none, so RFC 7515 (4.1.11) says refuse.
 		if _, ok := t.Header["crit"]; ok {
 			return nil, errors.New("crit header")
 		}
-		return a.secret, nil
+		return a.cfg.Secret, nil
 	})
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
 	}
-	switch {
-	case method == SDKAccess && c.Type == typeSDKAccess:
-	// A session JWT's type, when present (even empty or null), is "access".
-	case method == Session && (!c.hasType || c.Type == typeAccess):
-	default:
-		return Principal{}, fmt.Errorf("%w: token type %q", ErrInvalidCredentials, c.Type)
+	method := SDKAccess
+	if c.Type.name != typeSDKAccess {
+		// What jwt.WithIssuer and jwt.WithAudience would check, for session
+		// JWTs only.
+		method = Session
+		switch {
+		// A session JWT's type, when present (even empty or null), is "access".
+		case c.Type.present && c.Type.name != typeAccess:
+			return Principal{}, fmt.Errorf("%w: token type %q", ErrInvalidCredentials, c.Type.name)
+		case a.cfg.Issuer != "" && c.Issuer != a.cfg.Issuer:
+			return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, jwt.ErrTokenInvalidIssuer)
+		case a.cfg.Audience != "" && !slices.Contains(c.Audience, a.cfg.Audience):
+			return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, jwt.ErrTokenInvalidAudience)
+		}
 	}
 	uid := c.UserID
 	if uid == "" && method == Session {
@@ -253,21 +285,15 @@ func (a *Authenticator) jwt(raw string) (Principal, error) {
 	return Principal{UserID: uid, Method: method}, nil
 }
 
-// peekType reads the "type" claim of an unverified JWT, only to choose how to
-// verify it; the verification itself then checks the claim again.
-func peekType(raw string) string {
-	var c sessionClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(raw, &c); err != nil {
-		return ""
-	}
-	return c.Type
-}
-
 // SignSession mints a session JWT as the auth service would. patd uses it for
 // the development JWT it prints; tests use it too.
 func SignSession(cfg JWTConfig, userID string, ttl time.Duration) (string, error) {
 	now := time.Now()
-	c := sessionClaims{
+	c := struct {
+		jwt.RegisteredClaims
+		UserID string `json:"userId"`
+		Type   string `json:"type"`
+	}{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   userID,
 			Issuer:    cfg.Issuer,
@@ -275,7 +301,7 @@ func SignSession(cfg JWTConfig, userID string, ttl time.Duration) (string, error
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
 		UserID: userID,
-		Type:   "access",
+		Type:   typeAccess,
 	}
 	if cfg.Audience != "" {
 		c.Audience = jwt.ClaimStrings{cfg.Audience}
