@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -63,19 +62,6 @@ func (a AccessLog) level(pattern string, status int) (slog.Level, bool) {
 // (POST /validate, /api/tokens/validate, /tokens/validate).
 func isValidateRoute(pattern string) bool {
 	return strings.HasPrefix(pattern, "POST /") && strings.HasSuffix(pattern, "/validate")
-}
-
-// isValidateRequest reports whether r is for the validate route, before the
-// mux has matched it.
-func isValidateRequest(r *http.Request) bool {
-	if r.Method != http.MethodPost {
-		return false
-	}
-	switch r.URL.Path {
-	case "/validate", "/api/tokens/validate", "/tokens/validate":
-		return true
-	}
-	return false
 }
 
 // requestIDs makes the ids of requests that come without a trusted one.

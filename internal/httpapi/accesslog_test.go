@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/alternatefutures/patd/internal/httpapi"
 	"github.com/alternatefutures/patd/internal/logging"
@@ -191,26 +190,5 @@ func TestRequestIDsUnique(t *testing.T) {
 	trusted.ServeHTTP(w, req)
 	if got := w.Header().Get("X-Request-Id"); got != "proxy-given-id" {
 		t.Errorf("a trusted proxy's id came back as %q", got)
-	}
-}
-
-// Every request has a deadline but the validate route's, whose lookup has its
-// own.
-func TestTimeoutSparesValidate(t *testing.T) {
-	deadline := map[string]bool{}
-	h := httpapi.WithTimeout(time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, deadline[r.Method+" "+r.URL.Path] = r.Context().Deadline()
-	}))
-	for _, target := range []string{"/validate", "/api/tokens/validate", "/tokens/validate", "/graphql", "/api/tokens"} {
-		serve(h, http.MethodPost, target)
-	}
-	serve(h, http.MethodGet, "/validate")
-	for req, want := range map[string]bool{
-		"POST /validate": false, "POST /api/tokens/validate": false, "POST /tokens/validate": false,
-		"POST /graphql": true, "POST /api/tokens": true, "GET /validate": true,
-	} {
-		if deadline[req] != want {
-			t.Errorf("%s: deadline %v, want %v", req, deadline[req], want)
-		}
 	}
 }

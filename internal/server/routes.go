@@ -14,61 +14,66 @@ import (
 // routes is patd's route table: every route it serves, with the middleware
 // each needs.
 func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
-	mux := http.NewServeMux()
+	rt := httpapi.NewRoutes()
+	// Every route has the request deadline but validate's (below).
+	handle := func(pattern string, h http.Handler) { rt.Handle(pattern, httpapi.WithTimeout(RequestTimeout, h)) }
 	user := auth.NewAuthenticator(auth.JWTConfig{Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}, s.Validator).
 		LimitFailures(s.authFailures, m).Middleware
 	service := func(h http.Handler) http.Handler { return httpapi.RequireServiceSecret(cfg.ServiceSecrets, h) }
 
-	s.graphQLRoutes(mux, cfg, m, user)
+	s.graphQLRoutes(handle, cfg, m, user)
 
+	// No request deadline: validate waits on nothing but its lookup, which
+	// has a deadline of its own (pat.ValidatorConfig.LookupTimeout); a second
+	// would cost the hottest route a timer and three allocations.
 	validate := service(httpapi.Validate(s.Validator, m, s.log))
 	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
-		mux.Handle("POST "+path, validate)
+		rt.Handle("POST "+path, validate)
 	}
 
 	tokens := &httpapi.Tokens{Service: s.Tokens, Log: s.log}
 	for _, base := range []string{"/api/tokens", "/tokens"} {
-		mux.Handle("POST "+base, user(http.HandlerFunc(tokens.Create)))
-		mux.Handle("GET "+base, user(http.HandlerFunc(tokens.List)))
-		mux.Handle("GET "+base+"/limits", user(http.HandlerFunc(tokens.Limits)))
-		mux.Handle("DELETE "+base+"/{id}", user(http.HandlerFunc(tokens.Delete)))
+		handle("POST "+base, user(http.HandlerFunc(tokens.Create)))
+		handle("GET "+base, user(http.HandlerFunc(tokens.List)))
+		handle("GET "+base+"/limits", user(http.HandlerFunc(tokens.Limits)))
+		handle("DELETE "+base+"/{id}", user(http.HandlerFunc(tokens.Delete)))
 	}
 	internal := &httpapi.Internal{Service: s.Tokens, Log: s.log}
 	for _, base := range []string{"/api/tokens", "/tokens"} {
-		mux.Handle("POST "+base+"/internal/create", service(http.HandlerFunc(internal.Create)))
+		handle("POST "+base+"/internal/create", service(http.HandlerFunc(internal.Create)))
 	}
-	mux.Handle("POST /internal/users/{userId}/revoke-all", service(http.HandlerFunc(internal.RevokeAll)))
+	handle("POST /internal/users/{userId}/revoke-all", service(http.HandlerFunc(internal.RevokeAll)))
 
 	cli := &httpapi.CLI{Service: s.Tokens, AppURL: cfg.AppURL, Log: s.log}
-	mux.Handle("POST /auth/pat/create", user(http.HandlerFunc(cli.CreateToken)))
-	mux.HandleFunc("POST /auth/cli/start", cli.Start)
-	mux.Handle("POST /auth/cli/approve", user(http.HandlerFunc(cli.Approve)))
-	mux.HandleFunc("POST /auth/cli/poll", cli.Poll)
+	handle("POST /auth/pat/create", user(http.HandlerFunc(cli.CreateToken)))
+	handle("POST /auth/cli/start", http.HandlerFunc(cli.Start))
+	handle("POST /auth/cli/approve", user(http.HandlerFunc(cli.Approve)))
+	handle("POST /auth/cli/poll", http.HandlerFunc(cli.Poll))
 
 	leaks := &httpapi.Leaks{Service: s.Tokens, GitHubKeys: s.GitHubKeys, Log: s.log}
-	mux.HandleFunc("POST /secret-scanning/github", leaks.GitHub)
+	handle("POST /secret-scanning/github", http.HandlerFunc(leaks.GitHub))
 	if cfg.Events.GitLabToken != "" { // else the routes do not exist: 404
 		gitlab := &httpapi.GitLab{Service: s.Tokens, Log: s.log}
-		mux.Handle("GET /v1/revocable_token_types", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Types)))
-		mux.Handle("POST /v1/revoke_tokens", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Revoke)))
+		handle("GET /v1/revocable_token_types", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Types)))
+		handle("POST /v1/revoke_tokens", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Revoke)))
 	}
 
 	if cfg.MetricsAddr == "" {
-		mux.Handle("GET /metrics", s.metrics)
+		handle("GET /metrics", s.metrics)
 	} else {
 		// Served by ServeMetrics on METRICS_ADDR: the public port has no
 		// /metrics to show.
-		mux.HandleFunc("/metrics", httpapi.NotFound)
+		handle("/metrics", http.HandlerFunc(httpapi.NotFound))
 	}
-	mux.HandleFunc("GET /healthz", httpapi.Healthz)
-	mux.HandleFunc("GET /readyz", httpapi.Readyz(s.checks()))
+	handle("GET /healthz", http.HandlerFunc(httpapi.Healthz))
+	handle("GET /readyz", httpapi.Readyz(s.checks()))
 	access := httpapi.AccessLog{ValidateSample: cfg.AccessLogSample}
-	return s.traced(mux, httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, access, httpapi.WithTimeout(RequestTimeout, httpapi.NoSniff(httpapi.WithJSONErrors(mux)))))
+	return s.traced(rt.Mux(), httpapi.WithRequestInfo(s.log, cfg.TrustedProxies, access, httpapi.NoSniff(rt)))
 }
 
 // graphQLRoutes serves /graphql and, in development mode, GraphiQL's scripts
 // and styles (its page is GET /graphql).
-func (s *Server) graphQLRoutes(mux *http.ServeMux, cfg *config.Config, m *metrics.Metrics, user func(http.Handler) http.Handler) {
+func (s *Server) graphQLRoutes(handle func(string, http.Handler), cfg *config.Config, m *metrics.Metrics, user func(http.Handler) http.Handler) {
 	gql := httpapi.LimitBody(httpapi.MaxGraphQLBody, user(graph.NewHandler(s.Tokens, graph.Options{
 		MaxDepth:       cfg.MaxDepth,
 		MaxComplexity:  cfg.MaxComplexity,
@@ -79,9 +84,9 @@ func (s *Server) graphQLRoutes(mux *http.ServeMux, cfg *config.Config, m *metric
 		TracerProvider: s.tracer, // nil unless tracing is configured
 	})))
 	for _, method := range []string{"POST", "GET", "OPTIONS"} {
-		mux.Handle(method+" /graphql", gql)
+		handle(method+" /graphql", gql)
 	}
 	if cfg.Development() {
-		mux.Handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets())
+		handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets())
 	}
 }

@@ -30,7 +30,7 @@ import (
 	"github.com/alternatefutures/patd/internal/webhooks"
 )
 
-// RequestTimeout is the deadline of every request.
+// RequestTimeout is the deadline of every request but validate's (see routes).
 const RequestTimeout = 10 * time.Second
 
 // ShutdownTimeout is how long in-flight requests get to finish on SIGTERM.
