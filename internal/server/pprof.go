@@ -22,7 +22,13 @@ func ServePprof(ctx context.Context, ln net.Listener) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// No write timeout: a CPU profile or a trace streams for as long as its
 	// ?seconds= asks.
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveUntilDone(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln)
+}
+
+// serveUntilDone serves hs on ln until ctx is done, then closes it at once:
+// for the side listeners (metrics, profiles), whose requests are not worth
+// a drain period.
+func serveUntilDone(ctx context.Context, hs *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

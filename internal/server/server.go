@@ -221,20 +221,7 @@ func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("/", httpapi.NotFound)
-	hs := s.httpServer(httpapi.NoSniff(mux))
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// A scrape is short: no drain period worth waiting for.
-	_ = hs.Close()
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilDone(ctx, s.httpServer(httpapi.NoSniff(mux)), ln)
 }
 
 // Serve serves HTTP on ln until ctx is done, then stops accepting, gives
