@@ -97,18 +97,23 @@ func (p *proc) stop() {
 }
 
 // peakRSS is VmHWM of /proc/<pid>/status in KiB (0 if unreadable).
-func peakRSS(pid int) int64 {
+func peakRSS(pid int) int64 { return procStatus(pid)["VmHWM"] }
+
+// procStatus is the kB figures of /proc/<pid>/status (VmHWM, VmRSS, RssFile,
+// ...) by name; empty when the process is gone.
+func procStatus(pid int) map[string]int64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	kib := map[string]int64{}
 	if err != nil {
-		return 0
+		return kib
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
+		k, v, _ := strings.Cut(line, ":")
+		if f := strings.Fields(v); len(f) == 2 && f[1] == "kB" {
+			kib[k], _ = strconv.ParseInt(f[0], 10, 64)
 		}
 	}
-	return 0
+	return kib
 }
 
 var probe = &http.Client{Timeout: 2 * time.Second}
@@ -133,36 +138,31 @@ func listening(addr string) bool {
 	return true
 }
 
-// metric is the sum of the samples of a Prometheus metric whose line starts
-// with prefix (a name, or a name and labels).
-func metric(addr, prefix string) (float64, error) {
+// metrics is a scrape of patd's /metrics: each sample's value by its series
+// (name and labels, as written: `name{label="v"}`).
+func metrics(addr string) (map[string]float64, error) {
 	resp, err := probe.Get("http://" + addr + "/metrics")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	sum := 0.0
+	series := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, prefix) {
-			continue
-		}
-		if i := strings.LastIndexByte(line, ' '); i > 0 {
-			v, err := strconv.ParseFloat(line[i+1:], 64)
-			if err == nil {
-				sum += v
+		if i := strings.LastIndexByte(line, ' '); i > 0 && !strings.HasPrefix(line, "#") {
+			if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				series[line[:i]] = v
 			}
 		}
 	}
-	return sum, sc.Err()
+	return series, sc.Err()
 }
 
 // cacheStats is patd's cache hits and misses so far.
 func cacheStats(addr string) (hits, misses float64) {
-	hits, _ = metric(addr, `patd_validation_cache_lookups_total{result="hit"}`)
-	misses, _ = metric(addr, `patd_validation_cache_lookups_total{result="miss"}`)
-	return hits, misses
+	m, _ := metrics(addr)
+	return m[`patd_validation_cache_lookups_total{result="hit"}`], m[`patd_validation_cache_lookups_total{result="miss"}`]
 }
 
 // logLines counts the lines of a log file, and those of them that are
@@ -188,25 +188,15 @@ func tail(path string, n int) string {
 // its resident pages by kind (the binary's mapped code and data are file
 // pages) and the Go runtime's view of them, so that a peak RSS can be read.
 func (b *bench) memoryNote() {
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(b.main.cmd.Process.Pid) + "/status")
-	if err != nil {
+	kib := procStatus(b.main.cmd.Process.Pid)
+	m, err := metrics(b.main.addr)
+	if len(kib) == 0 || err != nil {
 		return
 	}
-	kib := map[string]float64{}
-	for _, line := range strings.Split(string(status), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if f := strings.Fields(v); ok && len(f) == 2 && f[1] == "kB" {
-			n, _ := strconv.ParseFloat(f[0], 64)
-			kib[k] = n
-		}
-	}
-	mib := func(name string) float64 {
-		v, _ := metric(b.main.addr, name+" ")
-		return v / (1 << 20)
-	}
+	mib := func(series string) float64 { return m[series] / (1 << 20) }
 	b.notes = append(b.notes, fmt.Sprintf("main patd's memory at the end: RSS %.0f MiB (peak %.0f), of it %.0f MiB file pages (the binary) and %.0f MiB anonymous;"+
 		" Go heap in use %.0f MiB, heap idle %.0f MiB (%.0f MiB of it returned to the OS), goroutine stacks %.0f MiB, next GC at %.0f MiB",
-		kib["VmRSS"]/1024, kib["VmHWM"]/1024, kib["RssFile"]/1024, kib["RssAnon"]/1024,
+		float64(kib["VmRSS"])/1024, float64(kib["VmHWM"])/1024, float64(kib["RssFile"])/1024, float64(kib["RssAnon"])/1024,
 		mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
 		mib("go_memstats_stack_inuse_bytes"), mib("go_memstats_next_gc_bytes")))
 }
