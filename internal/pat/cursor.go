@@ -38,3 +38,27 @@ func decodeCursor(s string) (time.Time, string, error) {
 	}
 	return time.UnixMicro(us).UTC(), id, nil
 }
+
+// checkFirst refuses a page size outside 1 to MaxPageSize.
+func checkFirst(first int) error {
+	if first < 1 || first > MaxPageSize {
+		return inputError(ReasonInvalidPagination, "first must be between 1 and %d", MaxPageSize)
+	}
+	return nil
+}
+
+// pageRows makes a page of rows read newest first with first+1 as their
+// limit: the rows of the page, whether a next one follows, and the total.
+// Every row carries the total (totalOf); only an empty page after a cursor
+// needs it counted, since an empty first page means there are none.
+func pageRows[R any](rows []R, first int, after string, totalOf func(R) int64, count func() (int64, error)) (page []R, more bool, total int64, err error) {
+	switch {
+	case len(rows) > 0:
+		total = totalOf(rows[0])
+	case after != "":
+		if total, err = count(); err != nil {
+			return nil, false, 0, err
+		}
+	}
+	return rows[:min(len(rows), first)], len(rows) > first, total, nil
+}

@@ -61,8 +61,8 @@ func (s *Service) SecurityLog(ctx context.Context, p auth.Principal, first int, 
 	if err := requireUser(p); err != nil {
 		return LogPage{}, err
 	}
-	if first < 1 || first > MaxPageSize {
-		return LogPage{}, inputError(ReasonInvalidPagination, "first must be between 1 and %d", MaxPageSize)
+	if err := checkFirst(first); err != nil {
+		return LogPage{}, err
 	}
 	arg := db.ListUserEventsParams{UserID: p.UserID, Actions: logActionNames, MaxRows: int32(first + 1)}
 	if after != "" {
@@ -79,17 +79,15 @@ func (s *Service) SecurityLog(ctx context.Context, p auth.Principal, first int, 
 	if err != nil {
 		return LogPage{}, fmt.Errorf("list events: %w", err)
 	}
-	var total int64
-	switch {
-	case len(rows) > 0:
-		total = rows[0].TotalCount
-	case after != "":
-		if total, err = s.q.CountUserEvents(ctx, db.CountUserEventsParams{UserID: p.UserID, Actions: logActionNames}); err != nil {
-			return LogPage{}, fmt.Errorf("count events: %w", err)
-		}
+	rows, more, total, err := pageRows(rows, first, after,
+		func(r db.ListUserEventsRow) int64 { return r.TotalCount },
+		func() (int64, error) {
+			return s.q.CountUserEvents(ctx, db.CountUserEventsParams{UserID: p.UserID, Actions: logActionNames})
+		})
+	if err != nil {
+		return LogPage{}, fmt.Errorf("count events: %w", err)
 	}
-	page := LogPage{TotalCount: int(total), HasNextPage: len(rows) > first}
-	rows = rows[:min(len(rows), first)]
+	page := LogPage{TotalCount: int(total), HasNextPage: more}
 	page.Entries = make([]LogEntry, len(rows))
 	for i, r := range rows {
 		page.Entries[i] = LogEntry{

@@ -224,8 +224,8 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	if err := requireUser(p); err != nil {
 		return Page{}, err
 	}
-	if first < 1 || first > MaxPageSize {
-		return Page{}, inputError(ReasonInvalidPagination, "first must be between 1 and %d", MaxPageSize)
+	if err := checkFirst(first); err != nil {
+		return Page{}, err
 	}
 	arg := db.ListTokensParams{UserID: p.UserID, MaxRows: int32(first + 1)}
 	if after != "" {
@@ -239,19 +239,13 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	if err != nil {
 		return Page{}, fmt.Errorf("list tokens: %w", err)
 	}
-	// Every row carries the total. Only an empty page after a cursor needs
-	// asking for it; an empty first page means there are none.
-	var total int64
-	switch {
-	case len(rows) > 0:
-		total = rows[0].TotalCount
-	case after != "":
-		if total, err = s.q.CountTokens(ctx, p.UserID); err != nil {
-			return Page{}, fmt.Errorf("count tokens: %w", err)
-		}
+	rows, more, total, err := pageRows(rows, first, after,
+		func(r db.ListTokensRow) int64 { return r.TotalCount },
+		func() (int64, error) { return s.q.CountTokens(ctx, p.UserID) })
+	if err != nil {
+		return Page{}, fmt.Errorf("count tokens: %w", err)
 	}
-	page := Page{TotalCount: int(total), HasNextPage: len(rows) > first}
-	rows = rows[:min(len(rows), first)]
+	page := Page{TotalCount: int(total), HasNextPage: more}
 	page.Tokens = make([]Token, len(rows))
 	for i, r := range rows {
 		page.Tokens[i] = toToken(r.PersonalAccessToken)
