@@ -112,16 +112,23 @@ func (s *Service) checkMember(ctx context.Context, p auth.Principal, orgID strin
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
+// beginMint readies a write that mints a token for userID (a create or a
+// rotation): a user over the quota, or a Redis that cannot be reached, is
+// refused before the transaction holds a database connection; then it waits
+// its turn among the user's writes. The caller calls leave when its
+// transaction has ended.
+func (s *Service) beginMint(ctx context.Context, userID string) (leave func(), err error) {
+	if err := s.checkQuota(ctx, userID); err != nil {
+		return nil, err
+	}
+	return s.writes.enter(ctx, userID)
+}
+
 // mint takes a quota slot and creates the token in one transaction with its
 // audit row, and with whatever more the caller's transaction step does
 // (within may be nil); a failure gives the slot back.
 func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q *db.Queries) error) (Created, error) {
-	// A user over the quota, or a Redis that cannot be reached, is refused
-	// before the transaction holds a database connection.
-	if err := s.checkQuota(ctx, userID); err != nil {
-		return Created{}, err
-	}
-	leave, err := s.writes.enter(ctx, userID)
+	leave, err := s.beginMint(ctx, userID)
 	if err != nil {
 		return Created{}, err
 	}

@@ -29,10 +29,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	}
 	// A rotation mints a token: it takes a creation slot like a create, so
 	// that rotating in a loop cannot get around the daily quota.
-	if err := s.checkQuota(ctx, p.UserID); err != nil {
-		return Created{}, err
-	}
-	leave, err := s.writes.enter(ctx, p.UserID)
+	leave, err := s.beginMint(ctx, p.UserID)
 	if err != nil {
 		return Created{}, err
 	}
