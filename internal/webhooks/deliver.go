@@ -171,7 +171,9 @@ func (w *Webhooks) record(ctx context.Context, endpoint string, r db.PendingWebh
 	}
 	failed := int(r.Attempts) + 1
 	dead := failed > len(w.cfg.RetrySchedule)
-	msg := sendErr.Error()
+	// The one place a failure leaves for the log and last_error: neither
+	// may carry more of the URL than its origin.
+	msg := withoutURL(sendErr, endpoint).Error()
 	if len(msg) > 500 {
 		// Cut on a character: PostgreSQL refuses text that is not UTF-8,
 		// and the attempt would go unrecorded.
@@ -196,7 +198,7 @@ func (w *Webhooks) send(ctx context.Context, endpoint, id string, body []byte) e
 	ts := time.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return withoutURL(err, endpoint)
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "patd-webhooks")
@@ -205,7 +207,7 @@ func (w *Webhooks) send(ctx context.Context, endpoint, id string, body []byte) e
 	req.Header.Set("webhook-signature", Sign(w.cfg.Key, id, ts, body))
 	resp, err := w.http.Do(req)
 	if err != nil {
-		return withoutURL(err, endpoint)
+		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
