@@ -55,7 +55,7 @@ func inputError(reason Reason, format string, args ...any) error {
 
 // Messages of the input errors every front door reports alike.
 var (
-	msgInvalidName       = fmt.Sprintf("token name must be 1 to %d letters, digits, spaces, '-', '_' or '.'", token.MaxNameLength)
+	msgInvalidName       = fmt.Sprintf("token name must be 1 to %d letters, digits, spaces or any of %s", token.MaxNameLength, token.NameSymbols)
 	msgInvalidExpiration = fmt.Sprintf("expiresAt must be in the future and at most %d years ahead", token.MaxLifetimeYears)
 )
 
