@@ -64,10 +64,10 @@ func (r *Rate) Exhausted(key string, now time.Time) (retryAfter time.Duration, e
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.keys[key]
-	if st == nil || st.window != w || st.global+st.unsynced+st.inflight < r.limit {
+	if st == nil || st.window != w || st.used() < r.limit {
 		return 0, false
 	}
-	return time.Duration((w+1)*int64(r.window) - now.UnixNano()), true
+	return r.untilWindowEnd(w, now), true
 }
 
 // Allow takes one use of key at now. When key is over its limit it returns
@@ -86,12 +86,21 @@ func (r *Rate) Allow(key string, now time.Time) (retryAfter time.Duration, ok bo
 	} else if st.window != w {
 		*st = rateState{window: w}
 	}
-	if st.global+st.unsynced+st.inflight >= r.limit {
-		return time.Duration((w+1)*int64(r.window) - now.UnixNano()), false
+	if st.used() >= r.limit {
+		return r.untilWindowEnd(w, now), false
 	}
 	st.unsynced++
 	r.markDirty(key, st)
 	return 0, true
+}
+
+// used is every use of the window known here: all replicas' as of the last
+// sync, and this one's since.
+func (st *rateState) used() int { return st.global + st.unsynced + st.inflight }
+
+// untilWindowEnd is the wait from now until window w is over.
+func (r *Rate) untilWindowEnd(w int64, now time.Time) time.Duration {
+	return time.Duration((w+1)*int64(r.window) - now.UnixNano())
 }
 
 // markDirty lists key for the next sync. The caller holds mu.
