@@ -33,9 +33,10 @@ func WithRequestInfo(log *slog.Logger, trusted []netip.Prefix, access AccessLog,
 		// One allocation for what the request needs until it is answered.
 		st := &requestState{rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
 		// Each value ends up in an audit row: storable keeps a client from
-		// making its own writes fail with bytes PostgreSQL refuses.
+		// making its own writes fail with bytes PostgreSQL refuses (requestID
+		// returns printable ASCII of at most maxRequestIDLen already).
 		info := requestinfo.Info{
-			ID:        storable(requestID(given), maxRequestIDLen),
+			ID:        requestID(given),
 			ClientIP:  storable(ip, maxClientIPLen),
 			UserAgent: storable(r.UserAgent(), maxUserAgentLen),
 		}
