@@ -44,31 +44,26 @@ func (rt *Routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.mux.ServeHTTP(w, r)
 }
 
-// unrouted answers a request no route takes as net/http would, in JSON.
+// unrouted answers a request no route takes as net/http would, in JSON. (A
+// path that needs cleaning, or a missing trailing slash, is redirected by mux
+// before it would fall to "/": what comes here is a 404 or a 405.)
 func (rt *Routes) unrouted(w http.ResponseWriter, r *http.Request) {
 	// routes also sets r.Pattern back to "": the access log shows no route.
 	rec := &errorRecorder{header: http.Header{}}
 	rt.routes.ServeHTTP(rec, r)
-	switch rec.status {
-	case http.StatusNotFound:
-		writeError(w, http.StatusNotFound, codeNotFound, "no such route")
-	case http.StatusMethodNotAllowed:
+	if rec.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
 		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route")
-	default: // a redirect to the cleaned path
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.status)
-		_, _ = w.Write(rec.body)
+		return
 	}
+	writeError(w, http.StatusNotFound, codeNotFound, "no such route")
 }
 
-// errorRecorder keeps what routes answers for a request no route takes.
+// errorRecorder keeps the status and headers routes answers for a request no
+// route takes; its body is dropped.
 type errorRecorder struct {
 	header http.Header
 	status int
-	body   []byte
 }
 
 func (e *errorRecorder) Header() http.Header { return e.header }
@@ -77,10 +72,4 @@ func (e *errorRecorder) WriteHeader(status int) {
 		e.status = status
 	}
 }
-func (e *errorRecorder) Write(b []byte) (int, error) {
-	if e.status == 0 {
-		e.status = http.StatusOK
-	}
-	e.body = append(e.body, b...)
-	return len(b), nil
-}
+func (e *errorRecorder) Write(b []byte) (int, error) { return len(b), nil }

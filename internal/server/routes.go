@@ -58,12 +58,8 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 		handle("POST /v1/revoke_tokens", httpapi.RequireGitLabToken(cfg.Events.GitLabToken, http.HandlerFunc(gitlab.Revoke)))
 	}
 
-	if cfg.MetricsAddr == "" {
+	if cfg.MetricsAddr == "" { // else ServeMetrics serves it on METRICS_ADDR, and here it is 404
 		handle("GET /metrics", s.metrics)
-	} else {
-		// Served by ServeMetrics on METRICS_ADDR: the public port has no
-		// /metrics to show.
-		handle("/metrics", http.HandlerFunc(httpapi.NotFound))
 	}
 	handle("GET /healthz", http.HandlerFunc(httpapi.Healthz))
 	handle("GET /readyz", httpapi.Readyz(s.checks()))
