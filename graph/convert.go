@@ -51,10 +51,11 @@ func toList(p pat.Page) *model.PersonalAccessTokenList {
 	return l
 }
 
-// pageSize is the number of tokens a list field asks for.
-func pageSize(first *int) int {
+// pageSize is the number of entries a list field asks for: first, or def
+// when the query does not say.
+func pageSize(first *int, def int) int {
 	if first == nil {
-		return pat.DefaultPageSize
+		return def
 	}
 	return *first
 }

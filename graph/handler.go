@@ -178,7 +178,7 @@ func priceFields(c *ComplexityRoot) {
 	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
 	// they are costed as the nearest valid one.
 	listCost := func(child int, first *int, _ *string) int {
-		return roundTripCost + child*min(max(pageSize(first), 1), pat.MaxPageSize)
+		return roundTripCost + child*min(max(pageSize(first, pat.DefaultPageSize), 1), pat.MaxPageSize)
 	}
 	c.Query.PersonalAccessTokens = listCost
 	c.Query.PersonalAccessTokenEvents = listCost

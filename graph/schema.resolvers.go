@@ -76,7 +76,7 @@ func (r *queryResolver) PersonalAccessTokens(ctx context.Context, first *int, af
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Tokens.List(ctx, p, pageSize(first), deref(after))
+	page, err := r.Tokens.List(ctx, p, pageSize(first, pat.DefaultPageSize), deref(after))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (r *queryResolver) PersonalAccessTokenEvents(ctx context.Context, first *in
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Tokens.SecurityLog(ctx, p, eventPageSize(first), deref(after))
+	page, err := r.Tokens.SecurityLog(ctx, p, pageSize(first, pat.DefaultLogPageSize), deref(after))
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,8 @@ func (r *userResolver) PersonalAccessTokens(ctx context.Context, obj *model.User
 	}
 	// One read per user and page in an operation, however many
 	// representations name the user (dedupe.go).
-	page, err := pageOnce(ctx, pageKey{obj.ID, pageSize(first), deref(after)}, func() (pat.Page, error) {
-		return r.Tokens.ListOf(ctx, p, obj.ID, pageSize(first), deref(after))
+	page, err := pageOnce(ctx, pageKey{obj.ID, pageSize(first, pat.DefaultPageSize), deref(after)}, func() (pat.Page, error) {
+		return r.Tokens.ListOf(ctx, p, obj.ID, pageSize(first, pat.DefaultPageSize), deref(after))
 	})
 	if err != nil {
 		return nil, err

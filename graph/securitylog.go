@@ -48,14 +48,6 @@ func toEventList(p pat.LogPage) (*model.PersonalAccessTokenEventList, error) {
 	return l, nil
 }
 
-// eventPageSize is the number of events personalAccessTokenEvents asks for.
-func eventPageSize(first *int) int {
-	if first == nil {
-		return pat.DefaultLogPageSize
-	}
-	return *first
-}
-
 func nonEmpty(s string) *string {
 	if s == "" {
 		return nil
