@@ -3,7 +3,6 @@
 package legacy
 
 import (
-	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -56,7 +55,7 @@ type Reader struct {
 // NewReader reads the header of the export in r. Reading fails, with
 // ErrLineTooLong, at a line longer than MaxLineLength.
 func NewReader(r io.Reader) (*Reader, error) {
-	cr := csv.NewReader(&lineLimiter{r: bufio.NewReader(r)})
+	cr := csv.NewReader(&lineLimiter{r: r}) // csv.Reader buffers
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -181,7 +180,7 @@ var ErrLineTooLong = fmt.Errorf("a line is longer than %d bytes", MaxLineLength)
 // lineLimiter passes bytes through, failing once a line runs past
 // MaxLineLength without a line break.
 type lineLimiter struct {
-	r    *bufio.Reader
+	r    io.Reader
 	line int // bytes since the last line break
 }
 

@@ -112,7 +112,8 @@ func (v *Validator) RunImportedRefresher(ctx context.Context) {
 }
 
 // RefreshImported reads imported token hashes now, for a replica that must
-// see an import at once (tests, and patd's own import).
+// see an import at once: tests, which would otherwise wait for the next
+// periodic refresh (a running patd relies on that refresh alone).
 func (v *Validator) RefreshImported(ctx context.Context) error {
 	return v.imported.refresh(ctx, v.q)
 }
