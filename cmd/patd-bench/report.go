@@ -42,6 +42,11 @@ func (b *bench) report(took time.Duration) {
 		fmt.Fprintln(w, "  "+t)
 	}
 	fmt.Fprintln(w, "\nNotes:")
+	for _, r := range b.rows {
+		if r.res.FirstError != nil {
+			fmt.Fprintf(w, "  %s, %s, %d conns: %d transport errors, the first: %v\n", r.server, r.name, r.conns, r.res.Errors, r.res.FirstError)
+		}
+	}
 	for _, n := range b.notes {
 		fmt.Fprintln(w, "  "+n)
 	}

@@ -44,7 +44,7 @@ func Open(ctx context.Context, url string, tracer pgx.QueryTracer, opts ...Optio
 		cfg.ConnConfig.Tracer = tracer
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		cfg.MaxConns = DefaultMaxConns(cfg.MaxConns)
+		cfg.MaxConns = defaultMaxConns(cfg.MaxConns)
 	}
 	for _, o := range opts {
 		o(cfg)
@@ -60,14 +60,14 @@ func Open(ctx context.Context, url string, tracer pgx.QueryTracer, opts ...Optio
 	return pool, nil
 }
 
-// DefaultMaxConns is the pool size when DATABASE_URL does not set
+// defaultMaxConns is the pool size when DATABASE_URL does not set
 // pool_max_conns: at least 8, and 4 per CPU. pgxpool's own default (the larger
 // of 4 and the CPU count) makes concurrent validate misses and GraphQL
 // requests queue for a connection while PostgreSQL has CPU to spare: at 16
 // concurrent misses on two cores, make bench measured 6,600 req/s with 4
 // connections, 9,200 with 8 and 12,300 with 16, with p99 10.8, 6.4 and
 // 5.5 ms. Count replicas × this against PostgreSQL's max_connections.
-func DefaultMaxConns(pgxDefault int32) int32 {
+func defaultMaxConns(pgxDefault int32) int32 {
 	return max(pgxDefault, 8, int32(4*runtime.GOMAXPROCS(0)))
 }
 

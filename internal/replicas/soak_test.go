@@ -25,8 +25,8 @@ import (
 // deletes, rotations, revoke-alls) with a PostgreSQL outage in the middle,
 // and measures revocation latency: from the return of the revoking call
 // until every other replica refuses the token. Run it with `make soak`;
-// SOAK_DURATION (default 40s) and SOAK_OUTAGE (default 3s) change the run,
-// SOAK_VALIDATE_RATE (default 300) the validations per second.
+// SOAK_DURATION (default 25s) and SOAK_OUTAGE (default 2s) change the run,
+// SOAK_VALIDATE_RATE (default 150) the validations per second.
 func TestSoak(t *testing.T) {
 	// make test runs the short soak; make soak a longer one (SOAK_*).
 	duration := envDuration(t, "SOAK_DURATION", 25*time.Second)

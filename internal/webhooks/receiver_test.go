@@ -36,7 +36,6 @@ type arrival struct {
 // receiver is a webhook endpoint as a customer would write one: it checks
 // the signature and the timestamp, and dedupes by webhook-id.
 type receiver struct {
-	t   testing.TB
 	key []byte
 	srv *httptest.Server
 
@@ -59,7 +58,7 @@ func newReceiver(t testing.TB) *receiver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := &receiver{t: t, key: key, firstOf: map[string]int{}}
+	rc := &receiver{key: key, firstOf: map[string]int{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
 	return rc
@@ -260,5 +259,3 @@ func checkComplete(t testing.TB, rc *receiver, c *pgx.Conn) []arrival {
 	}
 	return got
 }
-
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
