@@ -104,15 +104,16 @@ type row struct {
 	// vs is the limit row this one is compared with.
 	vs   *row
 	note string
-	// hwm is the peak RSS (KiB) of the process that served the row, read
-	// when the row was done.
-	hwm int64
+	// served is the process that served the row; hwm its peak RSS (KiB),
+	// read when the row was done.
+	served *proc
+	hwm    int64
 }
 
 // add appends rows served by p to the table.
 func (b *bench) add(p *proc, rows ...*row) {
 	for _, r := range rows {
-		r.hwm = peakRSS(p.cmd.Process.Pid)
+		r.served, r.hwm = p, peakRSS(p.cmd.Process.Pid)
 		b.rows = append(b.rows, r)
 	}
 }
@@ -419,11 +420,7 @@ func (b *bench) versus(ctx context.Context, name string, conns int, want int, re
 	h1, m1 := cacheStats(b.main.addr)
 	time.Sleep(statsSettle)
 	pd.lookups = b.lookups(ctx) - before
-	if lookups := h1 - h0 + m1 - m0; lookups > 0 {
-		pd.note = fmt.Sprintf("cache hit rate %.1f%%", 100*(h1-h0)/lookups)
-	} else {
-		pd.note = "no cache lookup"
-	}
+	pd.note = hitRateNote(h0, m0, h1, m1)
 	b.add(b.limit, lim)
 	b.add(b.main, pd)
 	b.logf("%-28s %3d conns: limit %8.0f req/s, patd %8.0f req/s", name, conns, lim.res.RPS(), pd.res.RPS())
@@ -484,9 +481,7 @@ func (b *bench) measure(ctx context.Context) error {
 	r := &row{server: "patd", name: fmt.Sprintf("hot set %s > PAT_CACHE_SIZE %s", thousands(hotSet), thousands(cacheSize)), conns: 16, lookups: -1, vs: limitHit}
 	r.res = b.load(ctx, smallCache, 16, req, statusIs(200), false, 0, b.opt.duration)
 	h1, m1 := cacheStats(smallCache.addr)
-	if n := h1 - h0 + m1 - m0; n > 0 {
-		r.note = fmt.Sprintf("cache hit rate %.1f%%", 100*(h1-h0)/n)
-	}
+	r.note = hitRateNote(h0, m0, h1, m1)
 	b.add(smallCache, r)
 	smallCache.stop()
 	if err := ctx.Err(); err != nil {

@@ -159,6 +159,15 @@ func metrics(addr string) (map[string]float64, error) {
 	return series, sc.Err()
 }
 
+// hitRateNote says what share of the cache lookups between two readings of
+// cacheStats hit.
+func hitRateNote(h0, m0, h1, m1 float64) string {
+	if n := h1 - h0 + m1 - m0; n > 0 {
+		return fmt.Sprintf("cache hit rate %.1f%%", 100*(h1-h0)/n)
+	}
+	return "no cache lookup"
+}
+
 // cacheStats is patd's cache hits and misses so far.
 func cacheStats(addr string) (hits, misses float64) {
 	m, _ := metrics(addr)

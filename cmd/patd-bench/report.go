@@ -54,7 +54,7 @@ func (b *bench) report(took time.Duration) {
 		lines, access := logLines(b.main.logPath)
 		var served int64
 		for _, r := range b.rows {
-			if r.server == "patd" && !strings.HasPrefix(r.name, "miss, cache off") && !strings.HasPrefix(r.name, "hot set") {
+			if r.served == b.main {
 				served += r.res.Requests
 			}
 		}
