@@ -287,16 +287,16 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 // length, or anything else as JSON).
 func (r *Replica) Do(method, path string, body any, headers ...string) Response {
 	r.t.Helper()
-	resp, err := r.send(method, path, body, headers...)
+	resp, err := r.Send(method, path, body, headers...)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	return resp
 }
 
-// send is Do reporting failures as an error instead of failing a test, so
-// that goroutines may use it.
-func (r *Replica) send(method, path string, body any, headers ...string) (Response, error) {
+// Send is Do reporting failures as an error instead of failing the test, so
+// that goroutines other than the test's may use it.
+func (r *Replica) Send(method, path string, body any, headers ...string) (Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -382,7 +382,7 @@ func (r *Replica) PostGraphQL(authz, query string, vars map[string]any) (GraphQL
 	if authz != "" {
 		headers = append(headers, "Authorization: "+authz)
 	}
-	resp, err := r.send(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
+	resp, err := r.Send(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
 	if err != nil {
 		return GraphQLResult{}, err
 	}

@@ -3,7 +3,6 @@ package replicas_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -107,17 +106,13 @@ func TestLastUsedFlushRacesRevokeAll(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			req, _ := http.NewRequest(http.MethodPost, replicas[0].URL+"/internal/users/"+user+"/revoke-all", nil)
-			req.Header.Set("Authorization", "Bearer "+pattest.ServiceSecret)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := replicas[0].Send(http.MethodPost, "/internal/users/"+user+"/revoke-all", nil, "Authorization: Bearer "+pattest.ServiceSecret)
 			if err != nil {
 				errs <- err
 				return
 			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b, _ := io.ReadAll(resp.Body)
-				errs <- fmt.Errorf("revoke-all: %d %s", resp.StatusCode, b)
+			if resp.Status != http.StatusOK {
+				errs <- fmt.Errorf("revoke-all: %d %s", resp.Status, resp.Body)
 			}
 		}()
 		close(start)

@@ -26,7 +26,11 @@ func TestCreateQuotaHoldsAcrossReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses <- r.Do(http.MethodPost, "/api/tokens", map[string]any{"name": "parallel"}, bearer).Status
+			resp, err := r.Send(http.MethodPost, "/api/tokens", map[string]any{"name": "parallel"}, bearer)
+			if err != nil {
+				t.Error(err) // counted below as status 0
+			}
+			statuses <- resp.Status
 		}()
 	}
 	wg.Wait()

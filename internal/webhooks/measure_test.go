@@ -1,7 +1,6 @@
 package webhooks_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -148,38 +146,27 @@ func validateCode(t *testing.T, r *pattest.Replica, tok string) int {
 	return r.Do(http.MethodPost, "/validate", map[string]string{"token": tok}, "Authorization: Bearer "+pattest.ServiceSecret).Status
 }
 
-var rawClient = &http.Client{Timeout: 30 * time.Second}
-
 func rawCreate(r *pattest.Replica, user string) (string, error) {
-	body, _ := json.Marshal(map[string]any{"name": "burst"})
-	req, _ := http.NewRequest(http.MethodPost, r.URL+"/api/tokens", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+r.JWT(user))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := rawClient.Do(req)
+	resp, err := r.Send(http.MethodPost, "/api/tokens", map[string]any{"name": "burst"}, "Authorization: Bearer "+r.JWT(user))
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("create: %d %s", resp.StatusCode, b)
+	if resp.Status != http.StatusCreated {
+		return "", fmt.Errorf("create: %d %s", resp.Status, resp.Body)
 	}
 	var out struct {
 		Token struct{ ID string } `json:"token"`
 	}
-	return out.Token.ID, json.Unmarshal(b, &out)
+	return out.Token.ID, json.Unmarshal(resp.Body, &out)
 }
 
 func rawDelete(r *pattest.Replica, user, id string) error {
-	req, _ := http.NewRequest(http.MethodDelete, r.URL+"/api/tokens/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+r.JWT(user))
-	resp, err := rawClient.Do(req)
+	resp, err := r.Send(http.MethodDelete, "/api/tokens/"+id, nil, "Authorization: Bearer "+r.JWT(user))
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("delete: %d", resp.StatusCode)
+	if resp.Status != http.StatusOK {
+		return fmt.Errorf("delete: %d", resp.Status)
 	}
 	return nil
 }

@@ -185,19 +185,14 @@ func deleteToken(t testing.TB, r *pattest.Replica, user, id string) {
 func rotateToken(t testing.TB, r *pattest.Replica, user, id string, grace int) (newID string) {
 	t.Helper()
 	q := `mutation($id: ID!, $g: Int) { rotatePersonalAccessToken(id: $id, gracePeriodSeconds: $g) { id } }`
-	resp := r.Do(http.MethodPost, "/graphql", map[string]any{"query": q, "variables": map[string]any{"id": id, "g": grace}},
-		"Authorization: Bearer "+r.JWT(user))
 	var out struct {
-		Data struct {
-			R struct{ ID string } `json:"rotatePersonalAccessToken"`
-		}
-		Errors []any
+		R struct{ ID string } `json:"rotatePersonalAccessToken"`
 	}
-	resp.JSON(t, &out)
-	if len(out.Errors) > 0 || out.Data.R.ID == "" {
-		t.Fatalf("rotate: %s", resp)
+	r.GraphQL(t, r.JWT(user), q, map[string]any{"id": id, "g": grace}).OK(t).Decode(t, &out)
+	if out.R.ID == "" {
+		t.Fatal("rotate: no id in the answer")
 	}
-	return out.Data.R.ID
+	return out.R.ID
 }
 
 func connect(t testing.TB, cfg *config.Config) *pgx.Conn {
