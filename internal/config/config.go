@@ -119,9 +119,7 @@ func Load(lookupEnv func(string) (string, bool)) (*Config, error) {
 	r.secrets(c)
 	r.services(c)
 	r.perf(c)
-	var eventErrs []error
-	c.Events, eventErrs = loadEvents(r.str)
-	r.errs = append(r.errs, eventErrs...)
+	r.events(c)
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}

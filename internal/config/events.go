@@ -1,8 +1,6 @@
 package config
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -36,38 +34,34 @@ type Events struct {
 	WebhookPeriodicEvery time.Duration
 }
 
-// loadEvents reads GITHUB_SCANNING_KEYS_URL, GITLAB_REVOCATION_TOKEN,
-// WEBHOOK_URLS and WEBHOOK_SECRET through env (which gives def when unset).
-func loadEvents(env func(name, def string) string) (Events, []error) {
-	var errs []error
+// events reads GITHUB_SCANNING_KEYS_URL, GITLAB_REVOCATION_TOKEN,
+// WEBHOOK_URLS and WEBHOOK_SECRET.
+func (r *reader) events(c *Config) {
 	e := Events{
-		GitHubKeysURL:     strings.TrimSpace(env("GITHUB_SCANNING_KEYS_URL", DefaultGitHubScanningKeysURL)),
+		GitHubKeysURL:     r.url("GITHUB_SCANNING_KEYS_URL", DefaultGitHubScanningKeysURL),
 		GitHubKeysRefetch: time.Minute,
-		GitLabToken:       strings.TrimSpace(env("GITLAB_REVOCATION_TOKEN", "")),
+		GitLabToken:       strings.TrimSpace(r.str("GITLAB_REVOCATION_TOKEN", "")),
 	}
-	if !isHTTPURL(e.GitHubKeysURL) {
-		errs = append(errs, errors.New("GITHUB_SCANNING_KEYS_URL: want an http:// or https:// URL"))
-	}
-	for _, u := range strings.Split(env("WEBHOOK_URLS", ""), ",") {
+	for _, u := range strings.Split(r.str("WEBHOOK_URLS", ""), ",") {
 		if u = strings.TrimSpace(u); u == "" {
 			continue
 		}
 		if !isHTTPURL(u) {
 			// Never echo the URL: it may carry a token of the receiver's.
-			errs = append(errs, fmt.Errorf("WEBHOOK_URLS: entry %d is not an http:// or https:// URL", len(e.WebhookURLs)+1))
+			r.fail("WEBHOOK_URLS: entry %d is not an http:// or https:// URL", len(e.WebhookURLs)+1)
 		}
 		e.WebhookURLs = append(e.WebhookURLs, u)
 	}
-	if secret := env("WEBHOOK_SECRET", ""); secret != "" {
+	if secret := r.str("WEBHOOK_SECRET", ""); secret != "" {
 		key, err := webhooks.ParseSecret(secret)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("WEBHOOK_SECRET: %w", err))
+			r.fail("WEBHOOK_SECRET: %w", err)
 		}
 		e.WebhookKey = key
 	} else if len(e.WebhookURLs) > 0 {
-		errs = append(errs, errors.New("WEBHOOK_SECRET: required when WEBHOOK_URLS is set"))
+		r.fail("WEBHOOK_SECRET: required when WEBHOOK_URLS is set")
 	}
-	return e, errs
+	c.Events = e
 }
 
 func isHTTPURL(s string) bool {

@@ -6,18 +6,17 @@ import (
 	"testing"
 )
 
-// eventsEnv is the env function Load hands loadEvents, over a map.
-func eventsEnv(m map[string]string) func(name, def string) string {
-	return func(name, def string) string {
-		if v, ok := m[name]; ok && v != "" {
-			return v
-		}
-		return def
-	}
+// loadEvents reads the events' variables from m as Load does, and returns
+// what it read and what was wrong.
+func loadEvents(m map[string]string) (Events, []error) {
+	r := &reader{lookup: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
+	var c Config
+	r.events(&c)
+	return c.Events, r.errs
 }
 
 func TestEventsDefaults(t *testing.T) {
-	e, errs := loadEvents(eventsEnv(nil))
+	e, errs := loadEvents(nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -30,11 +29,11 @@ func TestEventsDefaults(t *testing.T) {
 }
 
 func TestEventsWebhooks(t *testing.T) {
-	e, errs := loadEvents(eventsEnv(map[string]string{
+	e, errs := loadEvents(map[string]string{
 		"WEBHOOK_URLS":            " https://a.example/hook , http://b.example:8080/x,",
 		"WEBHOOK_SECRET":          "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 		"GITLAB_REVOCATION_TOKEN": " gl-token ",
-	}))
+	})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -54,7 +53,7 @@ func TestEventsErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"WEBHOOK_URLS": "ftp://user:hunter2@a.example/", "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "WEBHOOK_URLS: entry 1"},
 		{map[string]string{"GITHUB_SCANNING_KEYS_URL": "not a url"}, "GITHUB_SCANNING_KEYS_URL"},
 	} {
-		_, errs := loadEvents(eventsEnv(tc.env))
+		_, errs := loadEvents(tc.env)
 		err := errors.Join(errs...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.env, err, tc.want)
