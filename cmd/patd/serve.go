@@ -43,14 +43,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer ln.Close()
-	var metricsLn net.Listener
-	if cfg.MetricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("METRICS_ADDR: %w", err)
-		}
-		defer metricsLn.Close()
+	stopMetrics, err := startSide(ctx, log, "metrics", "METRICS_ADDR", cfg.MetricsAddr, srv.ServeMetrics)
+	if err != nil {
+		return err
 	}
-	stopPprof, err := startPprof(ctx, cfg, log)
+	defer stopMetrics()
+	stopPprof, err := startSide(ctx, log, "pprof", "PPROF_ADDR", cfg.PprofAddr, server.ServePprof)
 	if err != nil {
 		return err
 	}
@@ -61,25 +59,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log.Info("patd listening", "addr", ln.Addr().String(), "env", cfg.Env, "version", version)
-	metricsCtx, stopMetrics := context.WithCancel(ctx)
-	metricsDone := make(chan struct{})
-	if metricsLn != nil {
-		log.Info("metrics listening", "addr", metricsLn.Addr().String())
-		go func() {
-			defer close(metricsDone)
-			// The service goes on without its metrics: losing them is no
-			// reason to refuse validations.
-			if err := srv.ServeMetrics(metricsCtx, metricsLn); err != nil {
-				log.Error("metrics listener failed", "error", err)
-			}
-		}()
-	} else {
-		close(metricsDone)
-	}
-	err = srv.Serve(ctx, ln)
-	stopMetrics()
-	<-metricsDone
-	return err
+	return srv.Serve(ctx, ln)
 }
 
 // tracing sets up OpenTelemetry as the OTEL_* variables say. It returns the
