@@ -7,6 +7,7 @@
 package graphiql
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 )
 
 //go:embed assets
@@ -96,10 +98,7 @@ func Assets() http.Handler {
 		h.Set("Content-Type", a.contentType)
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", a.etag)
-		if r.Header.Get("If-None-Match") == a.etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		_, _ = w.Write(a.body)
+		// Answers If-None-Match with 304 against the ETag.
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 	})
 }
