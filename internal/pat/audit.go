@@ -50,27 +50,29 @@ type store struct {
 	q    *db.Queries
 	// dbMetrics counts transaction retries; may be nil.
 	dbMetrics *metrics.Metrics
-	// outbox receives lifecycle events (nil: no webhooks); txs lets emit
-	// find the transaction of the queries it is given.
+	// outbox receives lifecycle events (nil: no webhooks).
 	outbox Outbox
-	txs    *txRegistry
 }
 
 func newStore(pool *pgxpool.Pool, m *metrics.Metrics) store {
-	return store{pool: pool, q: db.New(pool), dbMetrics: m, txs: &txRegistry{}}
+	return store{pool: pool, q: db.New(pool), dbMetrics: m}
 }
 
 // inTx runs fn in one transaction, and again when PostgreSQL aborted it for
 // a deadlock or a serialization failure (see retryTx): fn may so run more
 // than once, and must set what it returns through its closure afresh each
 // time.
-func (s store) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
+func (s store) inTx(ctx context.Context, fn func(q txQueries) error) error {
 	return s.inPgxTx(ctx, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		s.txs.put(q, tx)
-		defer s.txs.drop(q)
-		return fn(q)
+		return fn(txQueries{s.q.WithTx(tx), tx})
 	})
+}
+
+// txQueries are the queries of one transaction, with the transaction itself
+// for what writes in it besides them: the outbox (emit).
+type txQueries struct {
+	*db.Queries
+	tx pgx.Tx
 }
 
 func (s store) inPgxTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -121,7 +123,7 @@ func retryReason(err error) string {
 }
 
 // audit records one change; never the token itself.
-func audit(ctx context.Context, q *db.Queries, action Action, actorID, userID string, tokenID *string, detail map[string]any) error {
+func audit(ctx context.Context, q txQueries, action Action, actorID, userID string, tokenID *string, detail map[string]any) error {
 	info := requestinfo.FromContext(ctx)
 	if detail == nil {
 		detail = map[string]any{}
@@ -143,7 +145,7 @@ func audit(ctx context.Context, q *db.Queries, action Action, actorID, userID st
 }
 
 // auditMany records one event per token in one statement.
-func auditMany(ctx context.Context, q *db.Queries, action Action, actorID string, userIDs, tokenIDs []string) error {
+func auditMany(ctx context.Context, q txQueries, action Action, actorID string, userIDs, tokenIDs []string) error {
 	info := requestinfo.FromContext(ctx)
 	return q.InsertAuditEvents(ctx, db.InsertAuditEventsParams{
 		Action:    string(action),

@@ -57,9 +57,7 @@ func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err e
 	for {
 		var n int
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			q := q.WithTx(tx)
-			m.txs.put(q, tx)
-			defer m.txs.drop(q)
+			q := txQueries{q.WithTx(tx), tx}
 			rows, err := q.DeleteExpiredTokens(ctx, db.DeleteExpiredTokensParams{Now: time.Now(), BatchSize: cleanupBatch})
 			if err != nil || len(rows) == 0 {
 				return err

@@ -158,7 +158,7 @@ func (s *Service) PollCLILogin(ctx context.Context, id, pollSecret string) (Crea
 	userID := *sess.ApprovedBy
 	// The session is taken under its row lock in the minting transaction:
 	// of two polls racing, one mints and the other finds no session.
-	return s.mint(ctx, userID, userID, nt, now, func(q *db.Queries) error {
+	return s.mint(ctx, userID, userID, nt, now, func(q txQueries) error {
 		if _, err := s.checkPoll(ctx, q.LockCLISession, id, pollSecret, now); err != nil {
 			return err
 		}

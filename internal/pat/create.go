@@ -127,7 +127,7 @@ func (s *Service) beginMint(ctx context.Context, userID string) (leave func(), e
 // mint takes a quota slot and creates the token in one transaction with its
 // audit row, and with whatever more the caller's transaction step does
 // (within may be nil); a failure gives the slot back.
-func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q *db.Queries) error) (Created, error) {
+func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q txQueries) error) (Created, error) {
 	leave, err := s.beginMint(ctx, userID)
 	if err != nil {
 		return Created{}, err
@@ -137,7 +137,7 @@ func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken,
 		created Created
 		res     *limit.Reservation
 	)
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	err = s.inTx(ctx, func(q txQueries) error {
 		if err := lockUser(ctx, q, userID); err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (s *Service) quotaUnavailable(ctx context.Context, err error) error {
 // checkActive fails with *MaxActiveError when adding more tokens would take
 // the user above the cap. The caller holds the user's lock (lockUser),
 // so no concurrent create can slip in between the count and the insert.
-func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string, now time.Time, more int) error {
+func (s *Service) checkActive(ctx context.Context, q txQueries, userID string, now time.Time, more int) error {
 	n, err := q.CountActiveTokens(ctx, db.CountActiveTokensParams{UserID: userID, Now: now})
 	if err != nil {
 		return err
@@ -254,7 +254,7 @@ func (s *Service) checkActive(ctx context.Context, q *db.Queries, userID string,
 	return nil
 }
 
-func (s *Service) insert(ctx context.Context, q *db.Queries, userID string, nt NewToken, now time.Time) (Created, error) {
+func (s *Service) insert(ctx context.Context, q txQueries, userID string, nt NewToken, now time.Time) (Created, error) {
 	secret, err := token.New(s.cfg.TokenPrefix)
 	if err != nil {
 		return Created{}, err

@@ -2,7 +2,6 @@ package pat
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,45 +44,13 @@ type Outbox interface {
 	Write(ctx context.Context, tx pgx.Tx, events []Event) error
 }
 
-// txRegistry finds the transaction a *db.Queries was made for, so that the
-// outbox can write in it without every operation passing the pgx.Tx along.
-type txRegistry struct {
-	mu  sync.Mutex
-	txs map[*db.Queries]pgx.Tx
-}
-
-func (r *txRegistry) put(q *db.Queries, tx pgx.Tx) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.txs == nil {
-		r.txs = map[*db.Queries]pgx.Tx{}
-	}
-	r.txs[q] = tx
-}
-
-func (r *txRegistry) drop(q *db.Queries) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.txs, q)
-}
-
-func (r *txRegistry) get(q *db.Queries) pgx.Tx {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.txs[q]
-}
-
 // emit writes events in q's transaction; without an outbox (no webhooks
 // configured) it does nothing.
-func (s store) emit(ctx context.Context, q *db.Queries, events ...Event) error {
+func (s store) emit(ctx context.Context, q txQueries, events ...Event) error {
 	if s.outbox == nil || len(events) == 0 {
 		return nil
 	}
-	tx := s.txs.get(q)
-	if tx == nil {
-		panic("pat: emit outside a transaction of inTx")
-	}
-	return s.outbox.Write(ctx, tx, events)
+	return s.outbox.Write(ctx, q.tx, events)
 }
 
 // tokenEvent describes t for an event: ids, name, mask, owner, dates; extra

@@ -32,7 +32,7 @@ func (m *Maintenance) NotifyExpiring(ctx context.Context, now time.Time) (int, e
 		}
 		for {
 			var n int
-			err := m.inTx(ctx, func(q *db.Queries) error {
+			err := m.inTx(ctx, func(q txQueries) error {
 				rows, err := q.ClaimExpiryNotices(ctx, db.ClaimExpiryNoticesParams{
 					After:       now.Add(time.Duration(inside) * 24 * time.Hour),
 					Until:       now.Add(time.Duration(days) * 24 * time.Hour),

@@ -15,7 +15,7 @@ import (
 
 // LockUser takes userID's lock in tx as a create or a rotation does.
 func LockUser(ctx context.Context, tx pgx.Tx, userID string) error {
-	return lockUser(ctx, db.New(tx), userID)
+	return lockUser(ctx, txQueries{db.New(tx), tx}, userID)
 }
 
 // SetBeforeCacheHook makes f run after every lookup, just before its answer

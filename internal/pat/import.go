@@ -52,7 +52,7 @@ func (m *Maintenance) Import(ctx context.Context, tokens []legacy.Token) (import
 			RemovalActions: removalActions,
 		}
 	}
-	err = m.inTx(ctx, func(q *db.Queries) error {
+	err = m.inTx(ctx, func(q txQueries) error {
 		var ids, users []string
 		var batchErr error
 		q.ImportToken(ctx, rows).Query(func(i int, inserted []string, err error) {

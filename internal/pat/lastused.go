@@ -117,7 +117,7 @@ func (v *Validator) flushLastUsed(ctx context.Context, paced bool) error {
 	for start := 0; start < len(ids); start += flushBatch {
 		end := min(start+flushBatch, len(ids))
 		began := time.Now()
-		err := v.inTx(ctx, func(q *db.Queries) error {
+		err := v.inTx(ctx, func(q txQueries) error {
 			return q.TouchTokens(ctx, db.TouchTokensParams{Ids: ids[start:end], UsedAt: times[start:end]})
 		})
 		v.metrics.LastUsedFlush(err)

@@ -82,7 +82,7 @@ func (s *Service) RevokeLeaked(ctx context.Context, actor string, leaks []Leak, 
 	}
 	now := time.Now()
 	revoked := map[[32]byte]bool{}
-	err = s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
+	err = s.revokingTx(ctx, func(q txQueries) ([][]byte, error) {
 		if digest != nil {
 			if err := q.ForgetLeakReports(ctx, now.Add(-leakReportMemory)); err != nil {
 				return nil, err
@@ -116,7 +116,7 @@ func (s *Service) RevokeLeaked(ctx context.Context, actor string, leaks []Leak, 
 // auditLeaks records, for each token a report revoked, an audit event and a
 // token.revoked event saying where it was found; it returns the hashes to
 // forget on every replica.
-func (s *Service) auditLeaks(ctx context.Context, q *db.Queries, actor string, rows []db.PersonalAccessToken, where map[[32]byte]map[string]any, now time.Time) ([][]byte, error) {
+func (s *Service) auditLeaks(ctx context.Context, q txQueries, actor string, rows []db.PersonalAccessToken, where map[[32]byte]map[string]any, now time.Time) ([][]byte, error) {
 	n := len(rows)
 	users, ids, details, extra := make([]string, n), make([]string, n), make([][]byte, n), make([]map[string]any, n)
 	hashes := make([][]byte, n)

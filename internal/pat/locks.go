@@ -22,6 +22,6 @@ const (
 // lockUser serialises changes to userID's tokens for the rest of q's
 // transaction, so that the max-active check and the insert that follows it
 // cannot race.
-func lockUser(ctx context.Context, q *db.Queries, userID string) error {
+func lockUser(ctx context.Context, q txQueries, userID string) error {
 	return q.LockUserTokens(ctx, db.LockUserTokensParams{Namespace: LockNamespaceUser, UserID: userID})
 }

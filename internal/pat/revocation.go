@@ -47,7 +47,7 @@ const listenConnectTimeout = 5 * time.Second
 const maxNotifyHashes = 100
 
 // notifyRevoked queues, in the transaction of q, a notification for each hash.
-func notifyRevoked(ctx context.Context, q *db.Queries, hashes [][]byte) error {
+func notifyRevoked(ctx context.Context, q txQueries, hashes [][]byte) error {
 	for len(hashes) > 0 {
 		n := min(len(hashes), maxNotifyHashes)
 		parts := make([]string, n)

@@ -38,7 +38,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 		created Created
 		res     *limit.Reservation
 	)
-	err = s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
+	err = s.revokingTx(ctx, func(q txQueries) ([][]byte, error) {
 		var hashes [][]byte
 		created, hashes, err = s.rotateIn(ctx, q, p.UserID, id, expiresAt, graceSeconds, now, &res)
 		return hashes, err
@@ -54,7 +54,7 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 // rotateIn is Rotate's transaction, in q: it retires token id of userID and
 // mints its successor, taking a quota slot into *res; it returns the new
 // token and the hash of the old one, whose cached answers are now stale.
-func (s *Service) rotateIn(ctx context.Context, q *db.Queries, userID, id string, expiresAt *time.Time, graceSeconds int, now time.Time, res **limit.Reservation) (Created, [][]byte, error) {
+func (s *Service) rotateIn(ctx context.Context, q txQueries, userID, id string, expiresAt *time.Time, graceSeconds int, now time.Time, res **limit.Reservation) (Created, [][]byte, error) {
 	if err := lockUser(ctx, q, userID); err != nil {
 		return Created{}, nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Service) rotateIn(ctx context.Context, q *db.Queries, userID, id string
 
 // retire ends a rotated-out token: at once without a grace period, else it
 // expires when the grace period ends, unless it would expire sooner anyway.
-func retire(ctx context.Context, q *db.Queries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
+func retire(ctx context.Context, q txQueries, old db.PersonalAccessToken, grace time.Duration, now time.Time) error {
 	if grace == 0 {
 		_, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: old.ID, UserID: old.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {

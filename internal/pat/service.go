@@ -313,7 +313,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 	if err := requireUser(p); err != nil {
 		return err
 	}
-	return s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
+	return s.revokingTx(ctx, func(q txQueries) ([][]byte, error) {
 		row, err := q.DeleteToken(ctx, db.DeleteTokenParams{ID: id, UserID: p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
@@ -333,7 +333,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 // It is called by a backend, not by the user; it returns how many were deleted.
 func (s *Service) RevokeAll(ctx context.Context, userID, orgID string) (int, error) {
 	var n int
-	err := s.revokingTx(ctx, func(q *db.Queries) ([][]byte, error) {
+	err := s.revokingTx(ctx, func(q txQueries) ([][]byte, error) {
 		rows, err := q.DeleteUserTokens(ctx, db.DeleteUserTokensParams{UserID: userID, OrganizationID: optional(orgID)})
 		if err != nil || len(rows) == 0 {
 			return nil, err
@@ -370,9 +370,9 @@ func (s *Service) Limits(ctx context.Context, p auth.Principal) (Limits, error) 
 // revokingTx runs fn in one transaction that also notifies every replica of
 // the token hashes fn returns, and drops them from this replica's cache once
 // the transaction has committed.
-func (s *Service) revokingTx(ctx context.Context, fn func(q *db.Queries) ([][]byte, error)) error {
+func (s *Service) revokingTx(ctx context.Context, fn func(q txQueries) ([][]byte, error)) error {
 	var hashes [][]byte
-	err := s.inTx(ctx, func(q *db.Queries) error {
+	err := s.inTx(ctx, func(q txQueries) error {
 		var err error
 		if hashes, err = fn(q); err != nil {
 			return err
