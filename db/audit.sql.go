@@ -58,9 +58,10 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 }
 
 const insertAuditEvents = `-- name: InsertAuditEvents :exec
-INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, client_ip, user_agent, request_id)
-SELECT $1, $2, u.user_id, u.token_id, $3, $4, $5
-FROM (SELECT unnest($6::text[]) AS user_id, unnest($7::text[]) AS token_id) AS u
+INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, detail, client_ip, user_agent, request_id)
+SELECT $1, $2, u.user_id, u.token_id, coalesce(u.detail, '{}'), $3, $4, $5
+FROM (SELECT unnest($6::text[]) AS user_id, unnest($7::text[]) AS token_id,
+             unnest($8::jsonb[]) AS detail) AS u
 `
 
 type InsertAuditEventsParams struct {
@@ -71,9 +72,12 @@ type InsertAuditEventsParams struct {
 	RequestID string
 	UserIds   []string
 	TokenIds  []string
+	Details   [][]byte
 }
 
-// One event per token, for batch operations (cleanup, revoke-all).
+// One event per token, for batch operations (cleanup, revoke-all, leaks), in
+// one statement; @details gives each its own detail, or is NULL for none (the
+// set-returning functions run in step, a shorter array padded with NULLs).
 func (q *Queries) InsertAuditEvents(ctx context.Context, arg InsertAuditEventsParams) error {
 	_, err := q.db.Exec(ctx, insertAuditEvents,
 		arg.Action,
@@ -83,6 +87,7 @@ func (q *Queries) InsertAuditEvents(ctx context.Context, arg InsertAuditEventsPa
 		arg.RequestID,
 		arg.UserIds,
 		arg.TokenIds,
+		arg.Details,
 	)
 	return err
 }

@@ -60,39 +60,6 @@ func (q *Queries) ForgetLeakReports(ctx context.Context, before time.Time) error
 	return err
 }
 
-const insertDetailedAuditEvents = `-- name: InsertDetailedAuditEvents :exec
-INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, detail, client_ip, user_agent, request_id)
-SELECT $1, $2, u.user_id, u.token_id, u.detail, $3, $4, $5
-FROM (SELECT unnest($6::text[]) AS user_id, unnest($7::text[]) AS token_id,
-             unnest($8::jsonb[]) AS detail) AS u
-`
-
-type InsertDetailedAuditEventsParams struct {
-	Action    string
-	ActorID   string
-	ClientIp  string
-	UserAgent string
-	RequestID string
-	UserIds   []string
-	TokenIds  []string
-	Details   [][]byte
-}
-
-// One event per token, each with its own detail, in one statement.
-func (q *Queries) InsertDetailedAuditEvents(ctx context.Context, arg InsertDetailedAuditEventsParams) error {
-	_, err := q.db.Exec(ctx, insertDetailedAuditEvents,
-		arg.Action,
-		arg.ActorID,
-		arg.ClientIp,
-		arg.UserAgent,
-		arg.RequestID,
-		arg.UserIds,
-		arg.TokenIds,
-		arg.Details,
-	)
-	return err
-}
-
 const leakReportSeen = `-- name: LeakReportSeen :one
 SELECT EXISTS (SELECT 1 FROM leak_reports WHERE digest = $1)
 `

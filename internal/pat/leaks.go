@@ -129,7 +129,7 @@ func (s *Service) auditLeaks(ctx context.Context, q txQueries, actor string, row
 		}
 	}
 	info := requestinfo.FromContext(ctx)
-	if err := q.InsertDetailedAuditEvents(ctx, db.InsertDetailedAuditEventsParams{
+	if err := q.InsertAuditEvents(ctx, db.InsertAuditEventsParams{
 		Action: string(ActionLeaked), ActorID: actor, UserIds: users, TokenIds: ids, Details: details,
 		ClientIp: info.ClientIP, UserAgent: info.UserAgent, RequestID: info.ID,
 	}); err != nil {

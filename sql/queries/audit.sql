@@ -4,10 +4,13 @@ VALUES (@action, @actor_id, @user_id, @token_id, @detail, @client_ip, @user_agen
 
 
 -- name: InsertAuditEvents :exec
--- One event per token, for batch operations (cleanup, revoke-all).
-INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, client_ip, user_agent, request_id)
-SELECT @action, @actor_id, u.user_id, u.token_id, @client_ip, @user_agent, @request_id
-FROM (SELECT unnest(@user_ids::text[]) AS user_id, unnest(@token_ids::text[]) AS token_id) AS u;
+-- One event per token, for batch operations (cleanup, revoke-all, leaks), in
+-- one statement; @details gives each its own detail, or is NULL for none (the
+-- set-returning functions run in step, a shorter array padded with NULLs).
+INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, detail, client_ip, user_agent, request_id)
+SELECT @action, @actor_id, u.user_id, u.token_id, coalesce(u.detail, '{}'), @client_ip, @user_agent, @request_id
+FROM (SELECT unnest(@user_ids::text[]) AS user_id, unnest(@token_ids::text[]) AS token_id,
+             unnest(@details::jsonb[]) AS detail) AS u;
 
 
 -- name: ListUserEvents :many

@@ -22,10 +22,3 @@ WITH doomed AS (
 )
 DELETE FROM personal_access_tokens AS t USING doomed WHERE t.id = doomed.id
 RETURNING t.*;
-
--- name: InsertDetailedAuditEvents :exec
--- One event per token, each with its own detail, in one statement.
-INSERT INTO pat_audit_events (action, actor_id, user_id, token_id, detail, client_ip, user_agent, request_id)
-SELECT @action, @actor_id, u.user_id, u.token_id, u.detail, @client_ip, @user_agent, @request_id
-FROM (SELECT unnest(@user_ids::text[]) AS user_id, unnest(@token_ids::text[]) AS token_id,
-             unnest(@details::jsonb[]) AS detail) AS u;
