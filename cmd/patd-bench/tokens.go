@@ -35,12 +35,12 @@ INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, 
 SELECT md5('bench' || x.n)::uuid::text,
        'bench-user-' || (x.n % $3),
        'bench ' || x.n,
-       sha256(convert_to('af_live_bench' || lpad(x.n::text, 25, '0') || s.sum, 'UTF8')),
-       'af_live_benc',
+       sha256(convert_to($4 || lpad(x.n::text, 25, '0') || s.sum, 'UTF8')),
+       $5,
        now() - x.n * interval '1 second',
        now()
 FROM unnest($1::text[]) WITH ORDINALITY AS s(sum, k)
-CROSS JOIN LATERAL (SELECT $2::bigint + s.k - 1 AS n) AS x`, sums, from, benchUsers)
+CROSS JOIN LATERAL (SELECT $2::bigint + s.k - 1 AS n) AS x`, sums, from, benchUsers, token.PrefixLive+"bench", token.Start(benchToken(0)))
 	return err
 }
 
