@@ -16,9 +16,9 @@ func TestRedisOutage(t *testing.T) {
 	cfg.RedisURL = srv.URL()
 	r := pattest.Start(t, cfg)
 	bearer := "Authorization: Bearer " + r.JWT("user-1")
-	_, cached := createToken(t, r, "user-1", "cached", nil)
+	_, cached := r.CreateToken(t, "user-1", "cached", nil)
 	validate(t, r, cached)
-	_, uncached := createToken(t, r, "user-1", "uncached", nil)
+	_, uncached := r.CreateToken(t, "user-1", "uncached", nil)
 
 	srv.Stop()
 	resp := r.Do(http.MethodPost, "/api/tokens", map[string]any{"name": "during outage"}, bearer)
@@ -58,7 +58,7 @@ func TestRateLimitedPATIsNotUnauthenticated(t *testing.T) {
 	cfg := pattest.Config(t)
 	cfg.ValidateRate = 2
 	r := pattest.Start(t, cfg)
-	_, secret := createToken(t, r, "user-1", "ci", nil)
+	_, secret := r.CreateToken(t, "user-1", "ci", nil)
 	bearer := "Authorization: Bearer " + secret
 	for i := 0; i < 2; i++ {
 		if resp := r.Do(http.MethodGet, "/api/tokens", nil, bearer); resp.Status != http.StatusOK {

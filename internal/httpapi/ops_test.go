@@ -15,7 +15,7 @@ import (
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	r := pattest.Start(t, pattest.Config(t))
-	_, secret := createToken(t, r, "user-1", "ci", nil)
+	_, secret := r.CreateToken(t, "user-1", "ci", nil)
 	validate(t, r, secret)
 	validate(t, r, secret)
 	validate(t, r, "af_live_malformed")

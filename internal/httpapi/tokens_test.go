@@ -196,11 +196,11 @@ func TestRevokeAll(t *testing.T) {
 	r := pattest.Start(t, cfg)
 	var secrets []string
 	for i := 0; i < 3; i++ {
-		_, s := createToken(t, r, "leaving", "t"+strconv.Itoa(i), nil)
+		_, s := r.CreateToken(t, "leaving", "t"+strconv.Itoa(i), nil)
 		secrets = append(secrets, s)
 		validate(t, r, s)
 	}
-	_, keep := createToken(t, r, "staying", "t", nil)
+	_, keep := r.CreateToken(t, "staying", "t", nil)
 
 	if resp := r.Do(http.MethodPost, "/internal/users/leaving/revoke-all", nil, "Authorization: Bearer "+r.JWT("leaving")); resp.Status != http.StatusForbidden {
 		t.Errorf("revoke-all with a user JWT: want 403, got %s", resp)

@@ -31,23 +31,6 @@ type answer struct {
 	ExpRaw     *string `json:"-"`
 }
 
-// createToken creates a token for user over GraphQL and returns its id and secret.
-func createToken(t *testing.T, r *pattest.Replica, user, name string, expiresAt *time.Time) (id, secret string) {
-	t.Helper()
-	vars := map[string]any{"name": name}
-	if expiresAt != nil {
-		vars["exp"] = expiresAt.UTC().Format(time.RFC3339Nano)
-	}
-	var out struct {
-		C struct {
-			ID    string `json:"id"`
-			Token string `json:"token"`
-		} `json:"createPersonalAccessToken"`
-	}
-	r.GraphQL(t, r.JWT(user), `mutation($name: String!, $exp: Date) { createPersonalAccessToken(name: $name, expiresAt: $exp) { id token } }`, vars).OK(t).Decode(t, &out)
-	return out.C.ID, out.C.Token
-}
-
 func validate(t *testing.T, r *pattest.Replica, tok string) (pattest.Response, answer) {
 	t.Helper()
 	resp := r.Do(http.MethodPost, "/validate", map[string]string{"token": tok}, secretHeader)
@@ -60,8 +43,8 @@ func TestValidateValidToken(t *testing.T) {
 	t.Parallel()
 	r := pattest.Start(t, pattest.Config(t))
 	exp := time.Now().Add(48 * time.Hour).Truncate(time.Second)
-	id, secret := createToken(t, r, "user-1", "ci", &exp)
-	_, forever := createToken(t, r, "user-1", "forever", nil)
+	id, secret := r.CreateToken(t, "user-1", "ci", &exp)
+	_, forever := r.CreateToken(t, "user-1", "forever", nil)
 
 	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
 		resp := r.Do(http.MethodPost, path, map[string]string{"token": secret}, secretHeader)
@@ -85,7 +68,7 @@ func TestValidateValidToken(t *testing.T) {
 func TestValidateRefusals(t *testing.T) {
 	t.Parallel()
 	r := pattest.Start(t, pattest.Config(t))
-	_, secret := createToken(t, r, "user-1", "ci", nil)
+	_, secret := r.CreateToken(t, "user-1", "ci", nil)
 	unknown, err := token.New(token.PrefixLive)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +114,7 @@ func TestValidateCallerAuthentication(t *testing.T) {
 	cfg := pattest.Config(t)
 	cfg.ServiceSecrets = [][]byte{[]byte("old-secret"), []byte(pattest.ServiceSecret)}
 	r := pattest.Start(t, cfg)
-	_, secret := createToken(t, r, "user-1", "ci", nil)
+	_, secret := r.CreateToken(t, "user-1", "ci", nil)
 	body := map[string]string{"token": secret}
 
 	for _, h := range []string{
@@ -199,8 +182,8 @@ func TestValidateRateLimit(t *testing.T) {
 	cfg := pattest.Config(t)
 	cfg.ValidateRate = 3
 	r := pattest.Start(t, cfg)
-	_, secret := createToken(t, r, "user-1", "ci", nil)
-	_, other := createToken(t, r, "user-1", "other", nil)
+	_, secret := r.CreateToken(t, "user-1", "ci", nil)
+	_, other := r.CreateToken(t, "user-1", "other", nil)
 	for i := 0; i < 3; i++ {
 		if resp, _ := validate(t, r, secret); resp.Status != http.StatusOK {
 			t.Fatalf("validation %d: %s", i+1, resp)
@@ -224,8 +207,8 @@ func TestValidateWhileDatabaseDown(t *testing.T) {
 	proxy := pattest.NewProxy(t, "127.0.0.1:5432")
 	cfg.DatabaseURL = proxy.Rewrite(cfg.DatabaseURL)
 	r := pattest.Start(t, cfg)
-	_, cached := createToken(t, r, "user-1", "cached", nil)
-	_, uncached := createToken(t, r, "user-1", "uncached", nil)
+	_, cached := r.CreateToken(t, "user-1", "cached", nil)
+	_, uncached := r.CreateToken(t, "user-1", "uncached", nil)
 	looked := time.Now()
 	if resp, _ := validate(t, r, cached); resp.Status != http.StatusOK {
 		t.Fatal(resp)

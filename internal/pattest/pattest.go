@@ -339,6 +339,24 @@ func (r *Replica) Send(method, path string, body any, headers ...string) (Respon
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
+// CreateToken creates a token named name for user over GraphQL, expiring at
+// expiresAt (nil: never), and returns its id and secret.
+func (r *Replica) CreateToken(t testing.TB, user, name string, expiresAt *time.Time) (id, secret string) {
+	t.Helper()
+	vars := map[string]any{"name": name}
+	if expiresAt != nil {
+		vars["exp"] = expiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	var out struct {
+		C struct {
+			ID    string `json:"id"`
+			Token string `json:"token"`
+		} `json:"createPersonalAccessToken"`
+	}
+	r.GraphQL(t, r.JWT(user), `mutation($name: String!, $exp: Date) { createPersonalAccessToken(name: $name, expiresAt: $exp) { id token } }`, vars).OK(t).Decode(t, &out)
+	return out.C.ID, out.C.Token
+}
+
 // GraphQLResult is a GraphQL answer.
 type GraphQLResult struct {
 	Status int

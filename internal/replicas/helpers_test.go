@@ -3,7 +3,6 @@ package replicas_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/alternatefutures/patd/internal/pattest"
 )
@@ -19,23 +18,6 @@ type answer struct {
 // restList is the body of GET /api/tokens.
 type restList struct {
 	Tokens []map[string]any `json:"tokens"`
-}
-
-// createToken creates a token for user over GraphQL and returns its id and secret.
-func createToken(t *testing.T, r *pattest.Replica, user, name string, expiresAt *time.Time) (id, secret string) {
-	t.Helper()
-	vars := map[string]any{"name": name}
-	if expiresAt != nil {
-		vars["exp"] = expiresAt.UTC().Format(time.RFC3339Nano)
-	}
-	var out struct {
-		C struct {
-			ID    string `json:"id"`
-			Token string `json:"token"`
-		} `json:"createPersonalAccessToken"`
-	}
-	r.GraphQL(t, r.JWT(user), `mutation($name: String!, $exp: Date) { createPersonalAccessToken(name: $name, expiresAt: $exp) { id token } }`, vars).OK(t).Decode(t, &out)
-	return out.C.ID, out.C.Token
 }
 
 func validate(t *testing.T, r *pattest.Replica, tok string) (pattest.Response, answer) {

@@ -69,7 +69,7 @@ func TestValidateRateAcrossReplicas(t *testing.T) {
 	cfg.ValidateRate = 20
 	cfg.ValidateWindow = time.Hour
 	a, b := pattest.Start(t, cfg), pattest.Start(t, cfg)
-	_, secret := createToken(t, a, "user-1", "ci", nil)
+	_, secret := a.CreateToken(t, "user-1", "ci", nil)
 	allowed := 0
 	for i := 0; i < 30; i++ {
 		r := a

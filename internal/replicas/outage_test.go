@@ -27,8 +27,8 @@ func TestRevocationWithinASecondAfterOutage(t *testing.T) {
 
 			// One token cached on B before the outage, one looked up by B
 			// right after it, while B may not be listening yet.
-			idBefore, before := createToken(t, a, "user-1", "before", nil)
-			idAfter, after := createToken(t, a, "user-1", "after", nil)
+			idBefore, before := a.CreateToken(t, "user-1", "before", nil)
+			idAfter, after := a.CreateToken(t, "user-1", "after", nil)
 			if resp, _ := validate(t, b, before); resp.Status != http.StatusOK {
 				t.Fatalf("B before the outage: %s", resp)
 			}

@@ -20,8 +20,8 @@ func TestRevocationAfterPostgresRestart(t *testing.T) {
 	a := pattest.Start(t, cfg)
 	b := pattest.Start(t, cfg)
 
-	id, secret := createToken(t, a, "user-1", "ci", nil)
-	_, other := createToken(t, a, "user-1", "other", nil)
+	id, secret := a.CreateToken(t, "user-1", "ci", nil)
+	_, other := a.CreateToken(t, "user-1", "other", nil)
 	for _, r := range []*pattest.Replica{a, b} {
 		for _, tok := range []string{secret, other} {
 			if resp, _ := validate(t, r, tok); resp.Status != http.StatusOK {

@@ -31,7 +31,7 @@ func TestRevocationReachesOtherReplicaWithinASecond(t *testing.T) {
 		}},
 	} {
 		user := "user-" + tc.name
-		id, secret := createToken(t, a, user, "ci", nil)
+		id, secret := a.CreateToken(t, user, "ci", nil)
 		if resp, _ := validate(t, b, secret); resp.Status != http.StatusOK {
 			t.Fatalf("%s: B before: %s", tc.name, resp)
 		}
@@ -55,7 +55,7 @@ func TestListenerReconnectClearsCache(t *testing.T) {
 	cfgB.DatabaseURL = proxy.Rewrite(cfg.DatabaseURL)
 	b := pattest.Start(t, &cfgB)
 
-	id, secret := createToken(t, a, "user-1", "ci", nil)
+	id, secret := a.CreateToken(t, "user-1", "ci", nil)
 	looked := time.Now()
 	if resp, _ := validate(t, b, secret); resp.Status != http.StatusOK {
 		t.Fatal(resp)
@@ -79,7 +79,7 @@ func TestRevocationDuringLookupIsNotCached(t *testing.T) {
 	cfg := pattest.Config(t)
 	cfg.CacheTTL = time.Hour
 	a, b := pattest.Start(t, cfg), pattest.Start(t, cfg)
-	id, secret := createToken(t, a, "user-1", "ci", nil)
+	id, secret := a.CreateToken(t, "user-1", "ci", nil)
 	b.DelayAfter("token_hash =", 500*time.Millisecond)
 
 	done := make(chan struct{})

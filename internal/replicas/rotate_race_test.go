@@ -14,7 +14,7 @@ func TestRotateRacingDeleteIsNotFound(t *testing.T) {
 	t.Parallel()
 	cfg := pattest.Config(t)
 	a, b := pattest.Start(t, cfg), pattest.Start(t, cfg)
-	id, _ := createToken(t, a, "user-1", "ci", nil)
+	id, _ := a.CreateToken(t, "user-1", "ci", nil)
 	// A reads the token, then waits while B deletes it.
 	a.DelayAfter("-- name: GetToken :one", 500*time.Millisecond)
 	done := make(chan pattest.GraphQLResult, 1)

@@ -115,20 +115,6 @@ func replicaConfig(t *testing.T, g *githubStandIn) *config.Config {
 	return cfg
 }
 
-// createToken makes a token for user over REST and returns id and secret.
-func createToken(t *testing.T, r *pattest.Replica, user string) (id, secret string) {
-	t.Helper()
-	resp := r.Do(http.MethodPost, "/api/tokens", map[string]any{"name": "ci"}, "Authorization: Bearer "+r.JWT(user))
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("create: %s", resp)
-	}
-	var out struct {
-		Token struct{ ID, Token string } `json:"token"`
-	}
-	resp.JSON(t, &out)
-	return out.Token.ID, out.Token.Token
-}
-
 func validateStatus(t *testing.T, r *pattest.Replica, tok string) int {
 	t.Helper()
 	return r.Do(http.MethodPost, "/validate", map[string]string{"token": tok}, "Authorization: Bearer "+pattest.ServiceSecret).Status
@@ -164,8 +150,8 @@ func TestReportRevokesOnEveryReplicaWithinASecond(t *testing.T) {
 	g := newGitHub(t)
 	cfg := replicaConfig(t, g)
 	a, b := pattest.Start(t, cfg), pattest.Start(t, cfg)
-	id, leaked := createToken(t, a, "alice")
-	_, kept := createToken(t, a, "alice")
+	id, leaked := a.CreateToken(t, "alice", "ci", nil)
+	_, kept := a.CreateToken(t, "alice", "ci", nil)
 	// B caches both answers, so only the revocation notice can change them.
 	for _, tok := range []string{leaked, kept} {
 		if s := validateStatus(t, b, tok); s != http.StatusOK {
@@ -227,7 +213,7 @@ func TestFalsePositivesCostNoWrite(t *testing.T) {
 	ctx := context.Background()
 
 	// Already revoked: created, then deleted by its owner.
-	revokedID, revoked := createToken(t, r, "bob")
+	revokedID, revoked := r.CreateToken(t, "bob", "ci", nil)
 	if resp := r.Do(http.MethodDelete, "/api/tokens/"+revokedID, nil, "Authorization: Bearer "+r.JWT("bob")); resp.Status != http.StatusOK {
 		t.Fatalf("delete: %s", resp)
 	}
@@ -276,7 +262,7 @@ func TestRefusedReportsWriteNothing(t *testing.T) {
 	cfg := replicaConfig(t, g)
 	r := pattest.Start(t, cfg)
 	c := connect(t, cfg)
-	_, tok := createToken(t, r, "carol")
+	_, tok := r.CreateToken(t, "carol", "ci", nil)
 	body := report(tok)
 	impostor := newKey(t)
 
@@ -350,7 +336,7 @@ func TestUnknownKeyIsFetchedWhenGitHubRotates(t *testing.T) {
 	cfg := replicaConfig(t, g)
 	cfg.Events.GitHubKeysRefetch = 0 // no bound, so the new key is fetched at once
 	r := pattest.Start(t, cfg)
-	_, tok := createToken(t, r, "dave")
+	_, tok := r.CreateToken(t, "dave", "ci", nil)
 	body := report(tok)
 	// Keys fetched once, with the current key.
 	if resp := post(t, r, report("x"), currentKeyID, sign(t, g.current, report("x"))); resp.Status != http.StatusOK {
@@ -438,7 +424,7 @@ func TestGitLabRevocationAPI(t *testing.T) {
 		t.Fatalf("types: %s", resp)
 	}
 
-	id, tok := createToken(t, r, "erin")
+	id, tok := r.CreateToken(t, "erin", "ci", nil)
 	c := connect(t, &cfg2)
 	for _, h := range []string{"", "Authorization: Bearer wrong"} {
 		before := count(t, c)

@@ -57,7 +57,7 @@ func TestMeasureLeaksAndWebhooks(t *testing.T) {
 	const reports = 30
 	var leakTimes []time.Duration
 	for i := range reports {
-		_, tok := createToken(t, a, "leaky", nil)
+		_, tok := a.CreateToken(t, "leaky", "ci", nil)
 		for _, r := range replicas {
 			if s := validateCode(t, r, tok); s != http.StatusOK {
 				t.Fatalf("validate before the report: %d", s)

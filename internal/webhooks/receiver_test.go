@@ -158,23 +158,6 @@ func webhookConfig(t testing.TB, rc *receiver) *config.Config {
 	return cfg
 }
 
-func createToken(t testing.TB, r *pattest.Replica, user string, expiresAt *time.Time) (id, secret string) {
-	t.Helper()
-	body := map[string]any{"name": "ci"}
-	if expiresAt != nil {
-		body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339)
-	}
-	resp := r.Do(http.MethodPost, "/api/tokens", body, "Authorization: Bearer "+r.JWT(user))
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("create: %s", resp)
-	}
-	var out struct {
-		Token struct{ ID, Token string } `json:"token"`
-	}
-	resp.JSON(t, &out)
-	return out.Token.ID, out.Token.Token
-}
-
 func deleteToken(t testing.TB, r *pattest.Replica, user, id string) {
 	t.Helper()
 	if resp := r.Do(http.MethodDelete, "/api/tokens/"+id, nil, "Authorization: Bearer "+r.JWT(user)); resp.Status != http.StatusOK {

@@ -46,18 +46,18 @@ func TestEveryChangeTellsTheReceiver(t *testing.T) {
 	c := connect(t, cfg)
 	ctx := context.Background()
 
-	created, secret := createToken(t, r, "alice", nil)
+	created, secret := r.CreateToken(t, "alice", "ci", nil)
 	rotated := rotateToken(t, r, "alice", created, 0)
 	graced := rotateToken(t, r, "alice", rotated, 3600)
 	deleteToken(t, r, "alice", graced)
-	leakedID, leaked := createToken(t, r, "alice", nil)
+	leakedID, leaked := r.CreateToken(t, "alice", "ci", nil)
 	resp := r.Do(http.MethodPost, "/v1/revoke_tokens", []map[string]string{{
 		"type": "gitleaks_rule_id_alternatefutures_personal_access_token", "token": leaked, "location": "https://gitlab.example.com/p/-/blob/main/x"}},
 		"Authorization: Bearer gitlab-secret")
 	if resp.Status != http.StatusNoContent {
 		t.Fatalf("leak report: %s", resp)
 	}
-	allID, _ := createToken(t, r, "bob", nil)
+	allID, _ := r.CreateToken(t, "bob", "ci", nil)
 	if resp := r.Do(http.MethodPost, "/internal/users/bob/revoke-all", nil, "Authorization: Bearer "+pattest.ServiceSecret); resp.Status != http.StatusOK {
 		t.Fatalf("revoke-all: %s", resp)
 	}
@@ -152,7 +152,7 @@ func TestReceiverDownGetsTheEventsWhenBack(t *testing.T) {
 	c := connect(t, cfg)
 	var ids []string
 	for range 3 {
-		id, _ := createToken(t, r, "dora", nil)
+		id, _ := r.CreateToken(t, "dora", "ci", nil)
 		ids = append(ids, id)
 	}
 	deleteToken(t, r, "dora", ids[0])
@@ -177,7 +177,7 @@ func TestDeadLetterAndWhatComesAfter(t *testing.T) {
 	cfg.Events.WebhookRetrySchedule = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
 	r := pattest.Start(t, cfg)
 	c := connect(t, cfg)
-	id, _ := createToken(t, r, "ed", nil)
+	id, _ := r.CreateToken(t, "ed", "ci", nil)
 	pattest.Eventually(t, 10*time.Second, func() (bool, string) {
 		var state string
 		_ = c.QueryRow(context.Background(), `SELECT state FROM webhook_deliveries`).Scan(&state)
@@ -211,7 +211,7 @@ func TestRestartMidDeliveryDeliversEveryEventOncePerID(t *testing.T) {
 	rc.mu.Unlock()
 	var ids []string
 	for i := range 15 {
-		id, _ := createToken(t, a, "fay", nil)
+		id, _ := a.CreateToken(t, "fay", "ci", nil)
 		ids = append(ids, id)
 		if i%2 == 0 {
 			deleteToken(t, a, "fay", id)
