@@ -344,9 +344,7 @@ func (q *Queries) InsertToken(ctx context.Context, arg InsertTokenParams) (Perso
 }
 
 const listTokens = `-- name: ListTokens :many
-SELECT personal_access_tokens.id, personal_access_tokens.user_id, personal_access_tokens.name, personal_access_tokens.token_hash, personal_access_tokens.token_start, personal_access_tokens.expires_at, personal_access_tokens.last_used_at, personal_access_tokens.created_at, personal_access_tokens.updated_at, personal_access_tokens.organization_id,
-       (SELECT count(*) FROM personal_access_tokens AS c WHERE c.user_id = $1)::bigint AS total_count
-FROM personal_access_tokens
+SELECT id, user_id, name, token_hash, token_start, expires_at, last_used_at, created_at, updated_at, organization_id FROM personal_access_tokens
 WHERE user_id = $1
   AND ($2::timestamptz IS NULL
        OR (created_at, id) < ($2::timestamptz, $3::text))
@@ -361,14 +359,9 @@ type ListTokensParams struct {
 	MaxRows        int32
 }
 
-type ListTokensRow struct {
-	PersonalAccessToken PersonalAccessToken
-	TotalCount          int64
-}
-
 // Newest first; the cursor is the (created_at, id) of the last row already seen.
-// Every row also carries the user's total, so that a page costs one statement.
-func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]ListTokensRow, error) {
+// The total is CountTokens, asked only when the page does not tell it.
+func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]PersonalAccessToken, error) {
 	rows, err := q.db.Query(ctx, listTokens,
 		arg.UserID,
 		arg.AfterCreatedAt,
@@ -379,21 +372,20 @@ func (q *Queries) ListTokens(ctx context.Context, arg ListTokensParams) ([]ListT
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListTokensRow
+	var items []PersonalAccessToken
 	for rows.Next() {
-		var i ListTokensRow
+		var i PersonalAccessToken
 		if err := rows.Scan(
-			&i.PersonalAccessToken.ID,
-			&i.PersonalAccessToken.UserID,
-			&i.PersonalAccessToken.Name,
-			&i.PersonalAccessToken.TokenHash,
-			&i.PersonalAccessToken.TokenStart,
-			&i.PersonalAccessToken.ExpiresAt,
-			&i.PersonalAccessToken.LastUsedAt,
-			&i.PersonalAccessToken.CreatedAt,
-			&i.PersonalAccessToken.UpdatedAt,
-			&i.PersonalAccessToken.OrganizationID,
-			&i.TotalCount,
+			&i.ID,
+			&i.UserID,
+			&i.Name,
+			&i.TokenHash,
+			&i.TokenStart,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.OrganizationID,
 		); err != nil {
 			return nil, err
 		}

@@ -49,16 +49,23 @@ func checkFirst(first int) error {
 
 // pageRows makes a page of rows read newest first with first+1 as their
 // limit: the rows of the page, whether a next one follows, and the total.
-// Every row carries the total (totalOf); only an empty page after a cursor
-// needs it counted, since an empty first page means there are none.
-func pageRows[R any](rows []R, first int, after string, totalOf func(R) int64, count func() (int64, error)) (page []R, more bool, total int64, err error) {
-	switch {
-	case len(rows) > 0:
-		total = totalOf(rows[0])
-	case after != "":
-		if total, err = count(); err != nil {
-			return nil, false, 0, err
-		}
+// A first page that is not full is the whole list, so its total is its
+// length; only the other pages call count, a second statement: a count in
+// the page's own statement would cost every page as much as the page again
+// (on a busy table its index-only scan fetches most heap pages).
+func pageRows[R any](rows []R, first int, after string, count func() (int64, error)) (page []R, more bool, total int64, err error) {
+	page, more = rows[:min(len(rows), first)], len(rows) > first
+	if after == "" && !more {
+		return page, false, int64(len(page)), nil
 	}
-	return rows[:min(len(rows), first)], len(rows) > first, total, nil
+	if total, err = count(); err != nil {
+		return nil, false, 0, err
+	}
+	// The count is a later snapshot than the page: never report fewer
+	// tokens than the page itself shows.
+	seen := int64(len(page))
+	if more {
+		seen++
+	}
+	return page, more, max(total, seen), nil
 }

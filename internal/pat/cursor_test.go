@@ -2,6 +2,7 @@ package pat
 
 import (
 	"encoding/base64"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -243,4 +244,52 @@ func FuzzCursorRoundTrip(f *testing.F) {
 			t.Fatalf("round trip = (%d, %q), want (%d, %q)", tm.UnixMicro(), got, us, id)
 		}
 	})
+}
+
+func TestPageRowsCountsOnlyWhenThePageDoesNotTell(t *testing.T) {
+	errCount := errors.New("count failed")
+	tests := []struct {
+		name      string
+		rows      int // read with first+1 as the limit
+		after     string
+		counted   int64
+		countErr  error
+		wantPage  int
+		wantMore  bool
+		wantTotal int64
+		wantCount bool
+		wantErr   error
+	}{
+		{name: "empty first page", rows: 0, wantTotal: 0},
+		{name: "first page holds the whole list", rows: 3, wantPage: 3, wantTotal: 3},
+		{name: "first page exactly full", rows: 5, wantPage: 5, wantTotal: 5},
+		{name: "full first page", rows: 6, counted: 9, wantPage: 5, wantMore: true, wantTotal: 9, wantCount: true},
+		{name: "page after a cursor", rows: 2, after: "c", counted: 7, wantPage: 2, wantTotal: 7, wantCount: true},
+		{name: "empty page after a cursor", rows: 0, after: "c", counted: 7, wantTotal: 7, wantCount: true},
+		// The count is a later snapshot: tokens deleted in between must
+		// not make the total smaller than what the page shows.
+		{name: "count below the page", rows: 6, counted: 2, wantPage: 5, wantMore: true, wantTotal: 6, wantCount: true},
+		{name: "count fails", rows: 6, countErr: errCount, wantCount: true, wantErr: errCount},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			counted := false
+			page, more, total, err := pageRows(make([]int, tt.rows), 5, tt.after, func() (int64, error) {
+				counted = true
+				return tt.counted, tt.countErr
+			})
+			if counted != tt.wantCount {
+				t.Errorf("count called: %v, want %v", counted, tt.wantCount)
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if len(page) != tt.wantPage || more != tt.wantMore || total != tt.wantTotal {
+				t.Errorf("got %d rows, more %v, total %d; want %d, %v, %d", len(page), more, total, tt.wantPage, tt.wantMore, tt.wantTotal)
+			}
+		})
+	}
 }

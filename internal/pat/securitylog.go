@@ -80,7 +80,6 @@ func (s *Service) SecurityLog(ctx context.Context, p auth.Principal, first int, 
 		return LogPage{}, fmt.Errorf("list events: %w", err)
 	}
 	rows, more, total, err := pageRows(rows, first, after,
-		func(r db.ListUserEventsRow) int64 { return r.TotalCount },
 		func() (int64, error) {
 			return s.q.CountUserEvents(ctx, db.CountUserEventsParams{UserID: p.UserID, Actions: logActionNames})
 		})

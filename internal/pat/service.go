@@ -240,7 +240,6 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 		return Page{}, fmt.Errorf("list tokens: %w", err)
 	}
 	rows, more, total, err := pageRows(rows, first, after,
-		func(r db.ListTokensRow) int64 { return r.TotalCount },
 		func() (int64, error) { return s.q.CountTokens(ctx, p.UserID) })
 	if err != nil {
 		return Page{}, fmt.Errorf("count tokens: %w", err)
@@ -248,10 +247,10 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	page := Page{TotalCount: int(total), HasNextPage: more}
 	page.Tokens = make([]Token, len(rows))
 	for i, r := range rows {
-		page.Tokens[i] = toToken(r.PersonalAccessToken)
+		page.Tokens[i] = toToken(r)
 	}
 	if len(rows) > 0 {
-		last := rows[len(rows)-1].PersonalAccessToken
+		last := rows[len(rows)-1]
 		page.EndCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
 	return page, nil

@@ -16,8 +16,8 @@ FROM (SELECT unnest(@user_ids::text[]) AS user_id, unnest(@token_ids::text[]) AS
 -- name: ListUserEvents :many
 -- A user's security log, newest first, limited to @actions (the ones the
 -- schema can name); the cursor is the (created_at, id) of the last event
--- already seen. Every row also carries the user's total, so that a page
--- costs one statement. The token's name comes from the event itself (create
+-- already seen; the total is CountUserEvents, asked only when the page does
+-- not tell it. The token's name comes from the event itself (create
 -- and rotate record it), else from the token while it exists, else from an
 -- earlier event of the token that recorded it, else from the rotation that
 -- minted the token; '' when none did (COALESCE stops at the first that is
@@ -33,9 +33,7 @@ SELECT e.id, e.action, e.actor_id, e.token_id, e.client_ip, e.user_agent, e.crea
             WHERE r.user_id = e.user_id AND r.action = 'rotate' AND r.detail->>'newTokenId' = e.token_id
             ORDER BY r.id LIMIT 1),
            ''
-       )::text AS token_name,
-       (SELECT count(*) FROM pat_audit_events AS a
-        WHERE a.user_id = @user_id AND a.action = ANY(@actions::text[]) AND a.token_id IS NOT NULL)::bigint AS total_count
+       )::text AS token_name
 FROM pat_audit_events AS e
 LEFT JOIN personal_access_tokens AS t ON t.id = e.token_id AND t.user_id = e.user_id
 WHERE e.user_id = @user_id

@@ -27,10 +27,8 @@ SELECT id, user_id, organization_id, name, expires_at, created_at FROM personal_
 
 -- name: ListTokens :many
 -- Newest first; the cursor is the (created_at, id) of the last row already seen.
--- Every row also carries the user's total, so that a page costs one statement.
-SELECT sqlc.embed(personal_access_tokens),
-       (SELECT count(*) FROM personal_access_tokens AS c WHERE c.user_id = @user_id)::bigint AS total_count
-FROM personal_access_tokens
+-- The total is CountTokens, asked only when the page does not tell it.
+SELECT * FROM personal_access_tokens
 WHERE user_id = @user_id
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
        OR (created_at, id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
