@@ -491,19 +491,38 @@ func (b *bench) measure(ctx context.Context) error {
 	// GraphQL on the main patd.
 	users := make([]string, benchUsers)
 	for i := range users {
-		users[i] = "bench-user-" + strconv.Itoa(i)
+		users[i] = benchUser(i)
 	}
 	list, err := b.graphql(`query { personalAccessTokens(first: 100) { totalCount data { id name maskedToken expiresAt lastUsedAt createdAt } pageInfo { hasNextPage endCursor } } }`, users)
 	if err != nil {
 		return err
 	}
-	r = &row{server: "patd", name: "GraphQL list of 100 tokens", conns: 16, lookups: -1, vs: limitHit, note: "ratio vs the limit's validate"}
+	// The list alternates, run by run, with its statement on PostgreSQL
+	// alone: the floor under it in the same moments of the machine.
+	r = &row{server: "patd", name: "GraphQL list of 100 tokens", conns: 16, lookups: -1, vs: limitHit, note: "ratio vs the limit's validate", res: loadgen.NewResult()}
+	floor := &row{server: "pg", name: "the list's statement, PostgreSQL alone", conns: 16, lookups: -1, note: "no patd: the floor under the row above", res: loadgen.NewResult()}
 	runSeconds := int((b.opt.warmup + b.opt.duration).Seconds() + 0.5)
-	_ = b.profiled(ctx, "graphql-list", runSeconds, func() error {
-		r.res = b.load(ctx, b.main, 16, list, graphqlOK, true, b.opt.warmup, b.opt.duration)
-		return nil
-	})
+	for round := range b.opt.rounds {
+		res, err := b.listFloor(ctx, 16, b.opt.warmup, b.opt.duration)
+		if err != nil {
+			return fmt.Errorf("the list's statement alone: %w", err)
+		}
+		floor.res.Merge(res)
+		run := func() error {
+			r.res.Merge(b.load(ctx, b.main, 16, list, graphqlOK, true, b.opt.warmup, b.opt.duration))
+			return ctx.Err()
+		}
+		if round == 0 {
+			err = b.profiled(ctx, "graphql-list", runSeconds, run)
+		} else {
+			err = run()
+		}
+		if err != nil {
+			return err
+		}
+	}
 	b.add(b.main, r)
+	b.rows = append(b.rows, floor)
 
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])

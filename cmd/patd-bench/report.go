@@ -27,15 +27,19 @@ func (b *bench) report(took time.Duration) {
 			ratio = fmt.Sprintf("%.2f", r.res.RPS()/r.vs.res.RPS())
 			p99 = fmt.Sprintf("%.2f", float64(r.res.Quantile(99))/float64(r.vs.res.Quantile(99)))
 		}
-		fmt.Fprintf(w, "%-6s %-44s %5d %9s %7s %7s %7s %5d %7s %6s %6s %5.0f  %s\n",
+		rss := "-"
+		if r.served != nil {
+			rss = fmt.Sprintf("%.0f", float64(r.hwm)/1024)
+		}
+		fmt.Fprintf(w, "%-6s %-44s %5d %9s %7s %7s %7s %5d %7s %6s %6s %5s  %s\n",
 			r.server, r.name, r.conns, thousands(int(r.res.RPS())),
 			ms(r.res.Quantile(50)), ms(r.res.Quantile(99)), ms(r.res.Quantile(99.9)),
-			r.res.NotOK(), lookups, ratio, p99, float64(r.hwm)/1024, r.note)
+			r.res.NotOK(), lookups, ratio, p99, rss, r.note)
 	}
 	fmt.Fprintln(w, "\nbad: answers other than the load's expected status (200 for tokens in the table, 401 for malformed and legacy-shaped ones;")
 	fmt.Fprintln(w, "GraphQL: 200 without errors) plus requests without an answer. lookups: scans of the token_hash index PostgreSQL counted.")
 	fmt.Fprintln(w, "×rps, ×p99: patd's figure over the limit's under the same load (GraphQL and hot-set rows: over the limit's cache-hit row).")
-	fmt.Fprintln(w, "RSS: peak RSS (VmHWM, MiB) of the process that served the row, so far.")
+	fmt.Fprintln(w, "RSS: peak RSS (VmHWM, MiB) of the process that served the row, so far. pg rows: PostgreSQL alone, loaded by the bench over pgx.")
 
 	fmt.Fprintln(w, "\nTargets:")
 	for _, t := range b.targets() {
@@ -131,6 +135,10 @@ func (b *bench) targets() []string {
 	}
 	if r := b.find("patd", "GraphQL list", 16); r != nil {
 		check(r.res.Quantile(99) < 10*time.Millisecond && r.res.NotOK() == 0, "GraphQL list of 100 at 16 conns: p99 %s ms, %d bad (target < 10 ms)", ms(r.res.Quantile(99)), r.res.NotOK())
+		if f := b.find("pg", "the list's statement", 16); f != nil {
+			out = append(out, fmt.Sprintf("       its statement on PostgreSQL alone, same connections, alternating: %.0f lists/s, p99 %s ms; patd over it: %.2f× the req/s, %.2f× the p99",
+				f.res.RPS(), ms(f.res.Quantile(99)), r.res.RPS()/f.res.RPS(), float64(r.res.Quantile(99))/float64(f.res.Quantile(99))))
+		}
 	}
 	if r := b.find("patd", "GraphQL create", 16); r != nil {
 		check(r.res.NotOK() == 0, "GraphQL create: %d bad answers (target 0)", r.res.NotOK())

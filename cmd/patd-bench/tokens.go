@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,6 +21,9 @@ func benchToken(i int) string {
 // benchUsers is how many users own the table's rows (row n belongs to user
 // n mod benchUsers): with a million rows each has 100, a list page.
 const benchUsers = 10_000
+
+// benchUser is the id of the i-th user; seed spells it in SQL.
+func benchUser(i int) string { return "bench-user-" + strconv.Itoa(i) }
 
 // seed inserts rows [from, to) of the bench's table in one statement: the
 // checksums (CRC32, which PostgreSQL lacks) come from here, the rest is
