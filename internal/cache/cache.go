@@ -139,6 +139,49 @@ func (c *Cache[V]) evict(now int64) {
 	}
 }
 
+// sweepTurn is how many entries Sweep looks at per hold of the lock: a few
+// microseconds during which lookups wait.
+const sweepTurn = 256
+
+// Sweep drops entries that have outlived their time to live, so that the
+// memory of a burst of distinct keys comes back once their values expire
+// rather than when the cache fills (SetIf evicts only then). Like Redis's
+// active expiry it samples: it takes the lock in short turns of sweepTurn
+// entries, goes on while at least a quarter of a turn had expired, and stops
+// after as many entries as the cache held. It returns how many it dropped.
+func (c *Cache[V]) Sweep(now time.Time) int {
+	at := now.UnixNano()
+	dropped, looked := 0, 0
+	for budget := c.Len(); looked < budget; {
+		seen, expired := 0, 0
+		c.mu.Lock()
+		// Map order is random: each turn starts somewhere else.
+		for k, e := range c.entries {
+			if at >= e.until {
+				delete(c.entries, k)
+				expired++
+			}
+			if seen++; seen == sweepTurn {
+				break
+			}
+		}
+		c.mu.Unlock()
+		dropped += expired
+		looked += seen
+		if seen < sweepTurn || expired < seen/4 {
+			return dropped
+		}
+	}
+	return dropped
+}
+
+// Len returns how many entries the cache holds, expired or not.
+func (c *Cache[V]) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
 // Forget drops the entries under keys and starts a new generation, so that
 // values read before it are not stored afterwards.
 func (c *Cache[V]) Forget(keys ...Key) {

@@ -206,3 +206,79 @@ func TestConcurrentUse(t *testing.T) {
 func set[V any](c *cache.Cache[V], k cache.Key, v V, ttl time.Duration) {
 	c.SetIf(k, v, time.Now(), ttl, c.Generation())
 }
+
+// Sweep gives back the entries of a burst once they expire, without waiting
+// for the cache to fill, and keeps every live entry.
+func TestSweepDropsExpiredEntriesOnly(t *testing.T) {
+	t.Parallel()
+	const live, dead = 1_000, 9_000
+	c := cache.New[int](live + dead)
+	for i := range dead {
+		set(c, key(i), i, time.Hour)
+	}
+	for i := dead; i < dead+live; i++ {
+		set(c, key(i), i, 3*time.Hour)
+	}
+	later := time.Now().Add(2 * time.Hour)
+
+	// One sweep samples: it goes on while a quarter of what it sees has
+	// expired, so it takes most of them, not necessarily all.
+	if n := c.Sweep(later); n < dead*3/4 || n > dead {
+		t.Fatalf("first sweep dropped %d of %d expired entries, want most and no live one", n, dead)
+	}
+	for range 50 {
+		if c.Len() == live {
+			break
+		}
+		c.Sweep(later)
+	}
+	if got := c.Len(); got != live {
+		t.Fatalf("after sweeping, %d entries; want the %d live ones", got, live)
+	}
+	for i := dead; i < dead+live; i++ {
+		if v, ok := c.Get(key(i)); !ok || v != i {
+			t.Fatalf("live entry %d: Get = %d, %v", i, v, ok)
+		}
+	}
+}
+
+// A cache of live entries costs one short turn: the sweep stops when what
+// it samples has not expired.
+func TestSweepOfLiveEntriesStopsEarly(t *testing.T) {
+	t.Parallel()
+	c := cache.New[int](10_000)
+	for i := range 10_000 {
+		set(c, key(i), i, time.Hour)
+	}
+	if n := c.Sweep(time.Now()); n != 0 || c.Len() != 10_000 {
+		t.Fatalf("sweep of live entries dropped %d, left %d of 10000", n, c.Len())
+	}
+	if n := cache.New[int](0).Sweep(time.Now()); n != 0 {
+		t.Fatalf("sweep of an empty cache dropped %d", n)
+	}
+}
+
+// Sweep runs beside lookups and stores (go test -race).
+func TestSweepConcurrentWithUse(t *testing.T) {
+	t.Parallel()
+	c := cache.New[int](2_000)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 5_000 {
+				k := key(w*5_000 + i)
+				c.SetIf(k, i, time.Now().Add(-time.Hour), time.Hour+time.Duration(i%3)*time.Millisecond, c.Generation())
+				c.Get(k)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 200 {
+			c.Sweep(time.Now())
+		}
+	})
+	wg.Wait()
+	if n := c.Len(); n > 2_000 {
+		t.Fatalf("%d entries in a cache of 2000", n)
+	}
+}

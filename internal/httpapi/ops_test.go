@@ -26,6 +26,7 @@ func TestMetrics(t *testing.T) {
 		`patd_validations_total{code="NOT_FOUND"} 1`, // a legacy-shaped token never imported: no lookup
 		`patd_validation_cache_lookups_total{result="hit"} 1`,
 		`patd_validation_cache_lookups_total{result="miss"} 1`,
+		`patd_validation_cache_entries 1`, // the one token looked up; a malformed one is never cached
 		`patd_limiter_decisions_total{decision="allow",limit="create"} 1`,
 		`patd_limiter_decisions_total{decision="allow",limit="validate"} 2`,
 		`patd_graphql_operations_total{operation="mutation createPersonalAccessToken",outcome="ok"} 1`,

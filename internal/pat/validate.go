@@ -72,7 +72,8 @@ type ValidatorDeps struct {
 
 // Validator answers "is this token valid, and whose is it?" from memory
 // where it can. It keeps the cache current by listening for revocations
-// (ListenRevocations) and records uses for lastUsedAt (RunLastUsedFlusher).
+// (ListenRevocations), drops expired answers (RunCacheSweeper) and records
+// uses for lastUsedAt (RunLastUsedFlusher).
 type Validator struct {
 	store
 	cfg     ValidatorConfig
@@ -215,6 +216,28 @@ func (v *Validator) cacheAnswer(h [32]byte, ans Validation, read time.Time, ttl 
 	}
 	v.cache.SetIf(h, ans, read, ttl, gen)
 }
+
+// sweepInterval is how often RunCacheSweeper drops expired answers.
+const sweepInterval = 10 * time.Second
+
+// RunCacheSweeper drops expired answers from the cache every sweepInterval
+// until ctx is done: the memory of a burst of distinct tokens comes back
+// soon after their answers expire, not only when the cache is full.
+func (v *Validator) RunCacheSweeper(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			v.cache.Sweep(now)
+		}
+	}
+}
+
+// CachedAnswers is how many answers the cache holds, expired or not.
+func (v *Validator) CachedAnswers() int { return v.cache.Len() }
 
 // CheckToken implements auth.TokenChecker, so that a PAT authenticates
 // GraphQL and REST requests through the same checks as the validate route.

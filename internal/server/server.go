@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		CacheTTL:  cfg.CacheTTL,
 		CacheSize: cfg.CacheSize,
 	}, pat.ValidatorDeps{Rate: s.rate, Metrics: m, Log: log})
+	metrics.RegisterCacheEntries(reg, s.Validator.CachedAnswers)
 	members, err := orgs.New(cfg.AuthServiceURL, 0, 0)
 	if err != nil {
 		return nil, err
@@ -235,6 +236,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Maintenance.RunCleanup(bg, time.Hour)
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
+	go s.Validator.RunCacheSweeper(bg)
 	go s.Validator.RunImportedRefresher(bg)
 	if s.Webhooks != nil {
 		// River stops when told to (below), not when bg is cancelled: a
