@@ -9,7 +9,8 @@
 // run by run, to bin/benchlimit, a minimal net/http server that decodes the
 // same JSON and answers from a Go map: the limit. Every row is reported as a
 // ratio to the limit in the same run, since absolute figures on a shared
-// two-core machine mean little.
+// two-core machine mean little. The GraphQL list alternates likewise with
+// its statement sent straight to PostgreSQL: the floor under it.
 //
 //	patd-bench -patd bin/patd -limit bin/benchlimit [-duration 3s] [-rows 1000000]
 package main
