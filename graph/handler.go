@@ -177,12 +177,16 @@ func priceFields(c *ComplexityRoot) {
 	// many pages at once.
 	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
 	// they are costed as the nearest valid one.
-	listCost := func(child int, first *int, _ *string) int {
-		return roundTripCost + child*min(max(pageSize(first, pat.DefaultPageSize), 1), pat.MaxPageSize)
+	// Each list is priced at the page its resolver reads when first is
+	// omitted.
+	listCost := func(defaultPage int) func(child int, first *int, _ *string) int {
+		return func(child int, first *int, _ *string) int {
+			return roundTripCost + child*min(max(pageSize(first, defaultPage), 1), pat.MaxPageSize)
+		}
 	}
-	c.Query.PersonalAccessTokens = listCost
-	c.Query.PersonalAccessTokenEvents = listCost
-	c.User.PersonalAccessTokens = listCost
+	c.Query.PersonalAccessTokens = listCost(pat.DefaultPageSize)
+	c.Query.PersonalAccessTokenEvents = listCost(pat.DefaultLogPageSize)
+	c.User.PersonalAccessTokens = listCost(pat.DefaultPageSize)
 	// Fields that each cost a database round trip are priced so that aliasing
 	// one many times over cannot fan a request out into hundreds of queries.
 	c.Query.PersonalAccessToken = func(child int, _ string) int { return roundTripCost + child }
