@@ -21,10 +21,18 @@ type Key = [32]byte
 // which refuses it when an invalidation came in between. The comparison and
 // the store happen under the one lock that invalidations take too, so no
 // invalidation can fall between them.
+//
+// Entries live in two generations, the current one and the one before: Rotate
+// drops the older whole and starts a new current one. A map never shrinks in
+// Go, so this is how the memory of a burst of distinct keys comes back, map
+// and all, once their values are of no more use; called at intervals no
+// shorter than the longest time to live, it never drops a live entry.
 type Cache[V any] struct {
-	mu       sync.RWMutex
-	entries  map[Key]entry[V]
-	capacity int
+	mu sync.RWMutex
+	// cur takes every store; prev is the generation before, still read.
+	// A key is in one of them at most.
+	cur, prev map[Key]entry[V]
+	capacity  int
 	// gen changes only under mu (written), so SetIf's check holds until it
 	// has stored; reading it needs no lock.
 	gen atomic.Uint64
@@ -42,13 +50,20 @@ type entry[V any] struct {
 // New returns a cache holding at most capacity entries; with a capacity of
 // zero or less it holds nothing.
 func New[V any](capacity int) *Cache[V] {
-	return &Cache[V]{entries: make(map[Key]entry[V], max(0, min(capacity, 1024))), capacity: capacity}
+	return &Cache[V]{cur: newMap[V](capacity), prev: map[Key]entry[V]{}, capacity: capacity}
+}
+
+func newMap[V any](capacity int) map[Key]entry[V] {
+	return make(map[Key]entry[V], max(0, min(capacity, 1024)))
 }
 
 // Get returns the value stored under k if it has not outlived its time to live.
 func (c *Cache[V]) Get(k Key) (V, bool) {
 	c.mu.RLock()
-	e, ok := c.entries[k]
+	e, ok := c.cur[k]
+	if !ok {
+		e, ok = c.prev[k]
+	}
 	c.mu.RUnlock()
 	if !ok || time.Now().UnixNano() >= e.until {
 		var zero V
@@ -86,10 +101,12 @@ func (c *Cache[V]) SetIf(k Key, v V, read time.Time, ttl time.Duration, gen uint
 	if e.until <= now {
 		return false
 	}
-	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.capacity {
+	if _, ok := c.prev[k]; ok {
+		delete(c.prev, k)
+	} else if _, ok := c.cur[k]; !ok && c.len() >= c.capacity {
 		c.evict(now)
 	}
-	c.entries[k] = e
+	c.cur[k] = e
 	return true
 }
 
@@ -105,81 +122,65 @@ func (c *Cache[V]) Restrict(maxAge time.Duration) {
 		return
 	}
 	now := time.Now().UnixNano()
-	for k, e := range c.entries {
-		if until := e.read + int64(maxAge); until < e.until {
-			if until <= now {
-				delete(c.entries, k)
-				continue
+	for _, m := range [2]map[Key]entry[V]{c.cur, c.prev} {
+		for k, e := range m {
+			if until := e.read + int64(maxAge); until < e.until {
+				if until <= now {
+					delete(m, k)
+					continue
+				}
+				e.until = until
+				m[k] = e
 			}
-			e.until = until
-			c.entries[k] = e
 		}
 	}
 }
 
-// evict makes room for one entry. The caller holds mu.
+// len is how many entries the cache holds. The caller holds mu.
+func (c *Cache[V]) len() int { return len(c.cur) + len(c.prev) }
+
+// evict makes room for one entry, from the older generation first. The
+// caller holds mu.
 func (c *Cache[V]) evict(now int64) {
 	scanned := 0
-	for k, e := range c.entries {
-		if now >= e.until {
-			delete(c.entries, k)
-		}
-		// Bound the work under the lock; map order is random, so this
-		// samples the cache.
-		if scanned++; scanned >= 64 {
-			break
-		}
-	}
-	if len(c.entries) < c.capacity {
-		return
-	}
-	for k := range c.entries {
-		delete(c.entries, k)
-		return
-	}
-}
-
-// sweepTurn is how many entries Sweep looks at per hold of the lock: a few
-// microseconds during which lookups wait.
-const sweepTurn = 256
-
-// Sweep drops entries that have outlived their time to live, so that the
-// memory of a burst of distinct keys comes back once their values expire
-// rather than when the cache fills (SetIf evicts only then). Like Redis's
-// active expiry it samples: it takes the lock in short turns of sweepTurn
-// entries, goes on while at least a quarter of a turn had expired, and stops
-// after as many entries as the cache held. It returns how many it dropped.
-func (c *Cache[V]) Sweep(now time.Time) int {
-	at := now.UnixNano()
-	dropped, looked := 0, 0
-	for budget := c.Len(); looked < budget; {
-		seen, expired := 0, 0
-		c.mu.Lock()
-		// Map order is random: each turn starts somewhere else.
-		for k, e := range c.entries {
-			if at >= e.until {
-				delete(c.entries, k)
-				expired++
+	for _, m := range [2]map[Key]entry[V]{c.prev, c.cur} {
+		for k, e := range m {
+			if now >= e.until {
+				delete(m, k)
 			}
-			if seen++; seen == sweepTurn {
+			// Bound the work under the lock; map order is random, so
+			// this samples the cache.
+			if scanned++; scanned >= 64 {
 				break
 			}
 		}
-		c.mu.Unlock()
-		dropped += expired
-		looked += seen
-		if seen < sweepTurn || expired < seen/4 {
-			return dropped
+	}
+	if c.len() < c.capacity {
+		return
+	}
+	for _, m := range [2]map[Key]entry[V]{c.prev, c.cur} {
+		for k := range m {
+			delete(m, k)
+			return
 		}
 	}
-	return dropped
+}
+
+// Rotate drops the older generation of entries, expired or not, and makes
+// the current one the older: an entry stored before it lives until the next.
+// Called every d, with d no shorter than any entry's time to live, it never
+// drops a live entry, and it keeps nothing more than 2d after it was stored.
+func (c *Cache[V]) Rotate() {
+	c.mu.Lock()
+	c.prev, c.cur = c.cur, newMap[V](c.capacity)
+	c.mu.Unlock()
 }
 
 // Len returns how many entries the cache holds, expired or not.
 func (c *Cache[V]) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.entries)
+	return c.len()
 }
 
 // Forget drops the entries under keys and starts a new generation, so that
@@ -188,7 +189,8 @@ func (c *Cache[V]) Forget(keys ...Key) {
 	c.mu.Lock()
 	c.gen.Add(1)
 	for _, k := range keys {
-		delete(c.entries, k)
+		delete(c.cur, k)
+		delete(c.prev, k)
 	}
 	c.mu.Unlock()
 }
@@ -197,6 +199,7 @@ func (c *Cache[V]) Forget(keys ...Key) {
 func (c *Cache[V]) Clear() {
 	c.mu.Lock()
 	c.gen.Add(1)
-	clear(c.entries)
+	clear(c.cur)
+	clear(c.prev)
 	c.mu.Unlock()
 }

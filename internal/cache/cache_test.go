@@ -207,59 +207,80 @@ func set[V any](c *cache.Cache[V], k cache.Key, v V, ttl time.Duration) {
 	c.SetIf(k, v, time.Now(), ttl, c.Generation())
 }
 
-// Sweep gives back the entries of a burst once they expire, without waiting
-// for the cache to fill, and keeps every live entry.
-func TestSweepDropsExpiredEntriesOnly(t *testing.T) {
+// An entry lives through one rotation and is gone after the second,
+// expired or not; storing a key again moves it to the new generation.
+func TestRotateDropsTheOlderGeneration(t *testing.T) {
 	t.Parallel()
-	const live, dead = 1_000, 9_000
-	c := cache.New[int](live + dead)
-	for i := range dead {
-		set(c, key(i), i, time.Hour)
+	c := cache.New[int](100)
+	set(c, key(1), 1, time.Hour)
+	set(c, key(2), 2, time.Hour)
+	c.Rotate()
+	if got := hits(c, 3); got != 2 || c.Len() != 2 {
+		t.Fatalf("after one rotation: %d of 2 entries found, Len %d", got, c.Len())
 	}
-	for i := dead; i < dead+live; i++ {
-		set(c, key(i), i, 3*time.Hour)
+	set(c, key(2), 20, time.Hour) // stored again: now in the current generation
+	set(c, key(3), 3, time.Hour)
+	if c.Len() != 3 {
+		t.Fatalf("Len = %d, want 3: a key is in one generation at most", c.Len())
 	}
-	later := time.Now().Add(2 * time.Hour)
-
-	// One sweep samples: it goes on while a quarter of what it sees has
-	// expired, so it takes most of them, not necessarily all.
-	if n := c.Sweep(later); n < dead*3/4 || n > dead {
-		t.Fatalf("first sweep dropped %d of %d expired entries, want most and no live one", n, dead)
+	c.Rotate()
+	if _, ok := c.Get(key(1)); ok {
+		t.Error("an entry outlived two rotations")
 	}
-	for range 50 {
-		if c.Len() == live {
-			break
-		}
-		c.Sweep(later)
+	if v, ok := c.Get(key(2)); !ok || v != 20 {
+		t.Errorf("an entry stored again after the first rotation: Get = %d, %v; want 20", v, ok)
 	}
-	if got := c.Len(); got != live {
-		t.Fatalf("after sweeping, %d entries; want the %d live ones", got, live)
+	if c.Len() != 2 {
+		t.Errorf("Len = %d, want 2", c.Len())
 	}
-	for i := dead; i < dead+live; i++ {
-		if v, ok := c.Get(key(i)); !ok || v != i {
-			t.Fatalf("live entry %d: Get = %d, %v", i, v, ok)
-		}
+	c.Rotate()
+	c.Rotate()
+	if c.Len() != 0 || hits(c, 4) != 0 {
+		t.Errorf("two rotations with nothing stored left %d entries", c.Len())
 	}
 }
 
-// A cache of live entries costs one short turn: the sweep stops when what
-// it samples has not expired.
-func TestSweepOfLiveEntriesStopsEarly(t *testing.T) {
+// Capacity counts both generations, eviction takes from the older first,
+// and Forget, Clear and Restrict reach the older generation too.
+func TestGenerationsShareCapacityAndInvalidation(t *testing.T) {
 	t.Parallel()
-	c := cache.New[int](10_000)
-	for i := range 10_000 {
+	c := cache.New[int](4)
+	for i := range 3 {
 		set(c, key(i), i, time.Hour)
 	}
-	if n := c.Sweep(time.Now()); n != 0 || c.Len() != 10_000 {
-		t.Fatalf("sweep of live entries dropped %d, left %d of 10000", n, c.Len())
+	c.Rotate()
+	set(c, key(3), 3, time.Hour)
+	set(c, key(4), 4, time.Hour) // full: one of the older generation goes
+	if c.Len() != 4 {
+		t.Fatalf("Len = %d, want the capacity 4", c.Len())
 	}
-	if n := cache.New[int](0).Sweep(time.Now()); n != 0 {
-		t.Fatalf("sweep of an empty cache dropped %d", n)
+	if _, ok := c.Get(key(3)); !ok {
+		t.Error("eviction took from the current generation while the older had entries")
+	}
+	if hits(c, 3) != 2 {
+		t.Errorf("%d of the older generation left, want 2", hits(c, 3))
+	}
+
+	c.Forget(key(0), key(1), key(2))
+	if hits(c, 3) != 0 {
+		t.Error("Forget left an entry of the older generation")
+	}
+	set(c, key(5), 5, time.Hour)
+	c.Rotate()
+	c.SetIf(key(6), 6, time.Now().Add(-2*time.Second), time.Hour, c.Generation())
+	c.Rotate()
+	c.Restrict(time.Second) // key(6), read 2 s ago, is in the older generation now
+	if _, ok := c.Get(key(6)); ok {
+		t.Error("Restrict left an entry of the older generation that it had made expire")
+	}
+	c.Clear()
+	if c.Len() != 0 {
+		t.Errorf("Clear left %d entries", c.Len())
 	}
 }
 
-// Sweep runs beside lookups and stores (go test -race).
-func TestSweepConcurrentWithUse(t *testing.T) {
+// Rotation runs beside lookups and stores (go test -race).
+func TestRotateConcurrentWithUse(t *testing.T) {
 	t.Parallel()
 	c := cache.New[int](2_000)
 	var wg sync.WaitGroup
@@ -267,14 +288,17 @@ func TestSweepConcurrentWithUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range 5_000 {
 				k := key(w*5_000 + i)
-				c.SetIf(k, i, time.Now().Add(-time.Hour), time.Hour+time.Duration(i%3)*time.Millisecond, c.Generation())
-				c.Get(k)
+				set(c, k, i, time.Hour)
+				if v, ok := c.Get(k); ok && v != i {
+					t.Errorf("Get = %d, want %d", v, i)
+					return
+				}
 			}
 		})
 	}
 	wg.Go(func() {
 		for range 200 {
-			c.Sweep(time.Now())
+			c.Rotate()
 		}
 	})
 	wg.Wait()

@@ -66,7 +66,7 @@ func TestRestrict(t *testing.T) {
 	}
 	c.SetIf(later, "later", time.Now(), time.Hour, c.Generation())
 	c.mu.RLock()
-	e := c.entries[later]
+	e := c.cur[later]
 	c.mu.RUnlock()
 	if d := time.Duration(e.until - e.read); d != time.Second {
 		t.Errorf("an entry stored while restricted lives %s, want 1s", d)
@@ -75,7 +75,7 @@ func TestRestrict(t *testing.T) {
 	c.Restrict(0)
 	c.SetIf(later, "later", time.Now(), time.Hour, c.Generation())
 	c.mu.RLock()
-	e = c.entries[later]
+	e = c.cur[later]
 	c.mu.RUnlock()
 	if d := time.Duration(e.until - e.read); d != time.Hour {
 		t.Errorf("after Restrict(0) an entry lives %s, want its ttl, 1h", d)

@@ -165,11 +165,11 @@ func (m *Metrics) TransactionRetry(reason string) {
 }
 
 // RegisterCacheEntries exports how many answers the validation cache holds
-// (entries, expired ones not yet swept included), read from entries.
+// (expired ones not yet dropped included), read from entries.
 func RegisterCacheEntries(reg prometheus.Registerer, entries func() int) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "patd_validation_cache_entries",
-		Help: "Answers the validation cache holds, expired ones not yet swept included.",
+		Help: "Answers the validation cache holds, expired ones not yet dropped included.",
 	}, func() float64 { return float64(entries()) }))
 }
 

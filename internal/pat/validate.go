@@ -72,8 +72,8 @@ type ValidatorDeps struct {
 
 // Validator answers "is this token valid, and whose is it?" from memory
 // where it can. It keeps the cache current by listening for revocations
-// (ListenRevocations), drops expired answers (RunCacheSweeper) and records
-// uses for lastUsedAt (RunLastUsedFlusher).
+// (ListenRevocations), drops old answers (RunCacheRotation) and records uses
+// for lastUsedAt (RunLastUsedFlusher).
 type Validator struct {
 	store
 	cfg     ValidatorConfig
@@ -217,21 +217,22 @@ func (v *Validator) cacheAnswer(h [32]byte, ans Validation, read time.Time, ttl 
 	v.cache.SetIf(h, ans, read, ttl, gen)
 }
 
-// sweepInterval is how often RunCacheSweeper drops expired answers.
-const sweepInterval = 10 * time.Second
-
-// RunCacheSweeper drops expired answers from the cache every sweepInterval
-// until ctx is done: the memory of a burst of distinct tokens comes back
-// soon after their answers expire, not only when the cache is full.
-func (v *Validator) RunCacheSweeper(ctx context.Context) {
-	t := time.NewTicker(sweepInterval)
+// RunCacheRotation rotates the cache's generations every CacheTTL until ctx
+// is done, which no answer outlives: answers are dropped within two TTLs of
+// being stored, so that the memory of a burst of distinct tokens comes back
+// (a Go map never shrinks; the cache drops a whole generation instead).
+func (v *Validator) RunCacheRotation(ctx context.Context) {
+	if v.cfg.CacheTTL <= 0 {
+		return // nothing is cached
+	}
+	t := time.NewTicker(v.cfg.CacheTTL)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			v.cache.Sweep(now)
+		case <-t.C:
+			v.cache.Rotate()
 		}
 	}
 }

@@ -383,3 +383,26 @@ func TestLastUsedAtFlushedInBoundedBatches(t *testing.T) {
 		t.Errorf("a second flush sent %d statements, want 0", n)
 	}
 }
+
+// A running replica drops its cached answers within two cache TTLs of
+// storing them (RunCacheRotation), so a burst of distinct tokens does not
+// hold its memory until the cache fills.
+func TestCachedAnswersAreDroppedWithinTwoTTLs(t *testing.T) {
+	t.Parallel()
+	const ttl = 300 * time.Millisecond
+	r := startReplica(t, func(c *config.Config) { c.CacheTTL = ttl })
+	c := mustCreate(t, r, "user-1", "ci", nil)
+	if v := mustValidate(t, r, c.Secret); v.Outcome != pat.OutcomeValid {
+		t.Fatalf("validate: %s", v.Outcome)
+	}
+	if n := r.Server.Validator.CachedAnswers(); n != 1 {
+		t.Fatalf("%d answers cached, want 1", n)
+	}
+	deadline := time.Now().Add(2*ttl + 2*time.Second) // the ticker's slack on a busy machine
+	for r.Server.Validator.CachedAnswers() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d answers still cached %s after the last store", r.Server.Validator.CachedAnswers(), 2*ttl+2*time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -236,7 +236,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Maintenance.RunCleanup(bg, time.Hour)
 	go s.Validator.RunLastUsedFlusher(bg)
 	go s.Validator.ListenRevocations(bg)
-	go s.Validator.RunCacheSweeper(bg)
+	go s.Validator.RunCacheRotation(bg)
 	go s.Validator.RunImportedRefresher(bg)
 	if s.Webhooks != nil {
 		// River stops when told to (below), not when bg is cancelled: a
