@@ -6,8 +6,9 @@ import (
 	"github.com/alternatefutures/patd/internal/pat"
 )
 
-// A list is priced at the page its resolver reads: without first, the
-// security log's default page, not the token list's.
+// A list is priced at the page its resolver reads (without first, the
+// security log's default page, not the token list's) and at two round trips:
+// the page, and its total when the page does not tell it.
 func TestListsArePricedAtTheirResolversPage(t *testing.T) {
 	var c ComplexityRoot
 	priceFields(&c)
@@ -25,7 +26,7 @@ func TestListsArePricedAtTheirResolversPage(t *testing.T) {
 		{"personalAccessTokens(first: 0)", c.Query.PersonalAccessTokens, 1, first(0)},
 		{"personalAccessTokens(first: 10000)", c.Query.PersonalAccessTokens, pat.MaxPageSize, first(10000)},
 	} {
-		if got, want := tt.cost(2, tt.args, nil), roundTripCost+2*tt.want; got != want {
+		if got, want := tt.cost(2, tt.args, nil), 2*roundTripCost+2*tt.want; got != want {
 			t.Errorf("%s costs %d, want %d", tt.name, got, want)
 		}
 	}

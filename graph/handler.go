@@ -178,10 +178,11 @@ func priceFields(c *ComplexityRoot) {
 	// Out-of-range values are refused by the resolver with BAD_USER_INPUT, so
 	// they are costed as the nearest valid one.
 	// Each list is priced at the page its resolver reads when first is
-	// omitted.
+	// omitted, and at two round trips: the page and, unless the page tells
+	// it, the total.
 	listCost := func(defaultPage int) func(child int, first *int, _ *string) int {
 		return func(child int, first *int, _ *string) int {
-			return roundTripCost + child*min(max(pageSize(first, defaultPage), 1), pat.MaxPageSize)
+			return 2*roundTripCost + child*min(max(pageSize(first, defaultPage), 1), pat.MaxPageSize)
 		}
 	}
 	c.Query.PersonalAccessTokens = listCost(pat.DefaultPageSize)

@@ -2,72 +2,65 @@ package main
 
 import (
 	"context"
+	"fmt"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/alternatefutures/patd/db"
+	"github.com/alternatefutures/patd/internal/database"
 	"github.com/alternatefutures/patd/internal/loadgen"
 )
 
 // listFloor loads PostgreSQL alone with the statement behind the GraphQL
 // list row (sqlc's ListTokens, a page of 100 for a user chosen at random, as
-// patd sends it), conns connections each in a closed loop, for warmup and
-// then d. No patd, no HTTP: what it measures is the floor under the GraphQL
-// row on this machine and table, which no server in front of the same schema
-// can go below. Each user's page holds all their tokens, so patd sends this
-// one statement per list (no count).
-func (b *bench) listFloor(ctx context.Context, conns int, warmup, d time.Duration) (*loadgen.Result, error) {
-	dbs := make([]*pgx.Conn, conns)
-	defer func() {
-		for _, c := range dbs {
-			if c != nil {
-				c.Close(context.Background())
-			}
-		}
-	}()
-	for i := range dbs {
-		c, err := pgx.Connect(ctx, b.dbURL)
-		if err != nil {
-			return nil, err
-		}
-		dbs[i] = c
+// patd sends it): callers in a closed loop, as many as the patd row has
+// connections, sharing a pool opened as patd opens its own (same size), for
+// warmup and then d. No patd, no HTTP, no GraphQL: what patd adds to a list
+// is the patd row's figures over these. With more than a page per user
+// (-rows above 1,000,000) patd also counts the user's tokens; this does not.
+func (b *bench) listFloor(ctx context.Context, callers int, warmup, d time.Duration) (*loadgen.Result, error) {
+	pool, err := database.Open(ctx, b.withPool(b.dbURL), nil)
+	if err != nil {
+		return nil, err
 	}
+	defer pool.Close()
 	if warmup > 0 {
-		if _, err := floorRun(ctx, dbs, b.opt.rows, warmup); err != nil {
+		if _, err := b.floorRun(ctx, pool, callers, warmup); err != nil {
 			return nil, err
 		}
 	}
-	return floorRun(ctx, dbs, b.opt.rows, d)
+	return b.floorRun(ctx, pool, callers, d)
 }
 
-// floorRun runs the load for d. A statement is never cancelled half way
-// (pgx would close its connection): each loop checks the time instead.
-func floorRun(ctx context.Context, dbs []*pgx.Conn, tableRows int, d time.Duration) (*loadgen.Result, error) {
-	results := make([]*loadgen.Result, len(dbs))
+// floorRun runs the load for d; a caller stops at its first error, which
+// fails the run.
+func (b *bench) floorRun(ctx context.Context, pool *pgxpool.Pool, callers int, d time.Duration) (*loadgen.Result, error) {
+	results := make([]*loadgen.Result, callers)
+	q := db.New(pool)
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(d)
-	for i, c := range dbs {
-		results[i] = loadgen.NewResult()
+	for i := range results {
+		res := loadgen.NewResult()
+		results[i] = res
 		wg.Go(func() {
-			q, res := db.New(c), results[i]
 			rng := mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))
+			// The time bounds the run, not ctx, so that no statement is
+			// cancelled half way at its end.
 			for t0 := time.Now(); t0.Before(end) && ctx.Err() == nil; t0 = time.Now() {
 				u := rng.IntN(benchUsers)
 				rows, err := q.ListTokens(ctx, db.ListTokensParams{UserID: benchUser(u), MaxRows: 101})
 				if err != nil {
 					res.Errors++
-					if res.FirstError == nil {
-						res.FirstError = err
-					}
-					return // the connection may be gone
+					res.FirstError = err
+					return
 				}
 				res.Requests++
 				_ = res.Latency.RecordValue(int64(time.Since(t0)))
-				if len(rows) != userTokens(u, tableRows) {
+				if len(rows) != b.userTokens(u) {
 					res.Failed++
 				}
 			}
@@ -79,15 +72,22 @@ func floorRun(ctx context.Context, dbs []*pgx.Conn, tableRows int, d time.Durati
 		total.Merge(r)
 	}
 	total.Elapsed = time.Since(start)
-	return total, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if total.Errors > 0 {
+		return nil, fmt.Errorf("%d of %d callers failed, the first with: %w", total.Errors, callers, total.FirstError)
+	}
+	return total, nil
 }
 
-// userTokens is how many rows a page of 100 holds for user u of a table of
-// tableRows (seed gives row n to user n mod benchUsers).
-func userTokens(u, tableRows int) int {
-	n := tableRows / benchUsers
-	if u < tableRows%benchUsers {
+// userTokens is how many rows ListTokens, limited to 101 (a page of 100 and
+// one more to tell whether a next page follows), returns for user u (seed
+// gives row n to user n mod benchUsers).
+func (b *bench) userTokens(u int) int {
+	n := b.opt.rows / benchUsers
+	if u < b.opt.rows%benchUsers {
 		n++
 	}
-	return min(n, 100)
+	return min(n, 101)
 }

@@ -10,7 +10,8 @@
 // same JSON and answers from a Go map: the limit. Every row is reported as a
 // ratio to the limit in the same run, since absolute figures on a shared
 // two-core machine mean little. The GraphQL list alternates likewise with
-// its statement sent straight to PostgreSQL: the floor under it.
+// its statement sent straight to PostgreSQL by as many callers: what the
+// database alone gives for it.
 //
 //	patd-bench -patd bin/patd -limit bin/benchlimit [-duration 3s] [-rows 1000000]
 package main
@@ -499,9 +500,9 @@ func (b *bench) measure(ctx context.Context) error {
 		return err
 	}
 	// The list alternates, run by run, with its statement on PostgreSQL
-	// alone: the floor under it in the same moments of the machine.
+	// alone, in the same moments of the machine.
 	r = &row{server: "patd", name: "GraphQL list of 100 tokens", conns: 16, lookups: -1, vs: limitHit, note: "ratio vs the limit's validate", res: loadgen.NewResult()}
-	floor := &row{server: "pg", name: "the list's statement, PostgreSQL alone", conns: 16, lookups: -1, note: "no patd: the floor under the row above", res: loadgen.NewResult()}
+	floor := &row{server: "pg", name: "the list's statement, PostgreSQL alone", conns: 16, lookups: -1, note: "no patd: 16 callers, a pool of patd's size", res: loadgen.NewResult()}
 	runSeconds := int((b.opt.warmup + b.opt.duration).Seconds() + 0.5)
 	for round := range b.opt.rounds {
 		res, err := b.listFloor(ctx, 16, b.opt.warmup, b.opt.duration)

@@ -136,7 +136,7 @@ func (b *bench) targets() []string {
 	if r := b.find("patd", "GraphQL list", 16); r != nil {
 		check(r.res.Quantile(99) < 10*time.Millisecond && r.res.NotOK() == 0, "GraphQL list of 100 at 16 conns: p99 %s ms, %d bad (target < 10 ms)", ms(r.res.Quantile(99)), r.res.NotOK())
 		if f := b.find("pg", "the list's statement", 16); f != nil {
-			out = append(out, fmt.Sprintf("       its statement on PostgreSQL alone, same connections, alternating: %.0f lists/s, p99 %s ms; patd over it: %.2f× the req/s, %.2f× the p99",
+			out = append(out, fmt.Sprintf("       its statement on PostgreSQL alone (16 callers, a pool of patd's size, alternating): %.0f lists/s, p99 %s ms; patd over it: %.2f× the req/s, %.2f× the p99",
 				f.res.RPS(), ms(f.res.Quantile(99)), r.res.RPS()/f.res.RPS(), float64(r.res.Quantile(99))/float64(f.res.Quantile(99))))
 		}
 	}
