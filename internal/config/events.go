@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,9 +47,15 @@ func (r *reader) events(c *Config) {
 		if u = strings.TrimSpace(u); u == "" {
 			continue
 		}
+		// Never echo the URL: it may carry a token of the receiver's.
 		if !isHTTPURL(u) {
-			// Never echo the URL: it may carry a token of the receiver's.
 			r.fail("WEBHOOK_URLS: entry %d is not an http:// or https:// URL", len(e.WebhookURLs)+1)
+		}
+		// An event has one delivery per endpoint: a repeated URL would
+		// make every event's deliveries collide, and every token change
+		// fail with them.
+		if i := slices.Index(e.WebhookURLs, u); i >= 0 {
+			r.fail("WEBHOOK_URLS: entry %d repeats entry %d", len(e.WebhookURLs)+1, i+1)
 		}
 		e.WebhookURLs = append(e.WebhookURLs, u)
 	}

@@ -51,6 +51,7 @@ func TestEventsErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"WEBHOOK_URLS": "https://a.example/hook", "WEBHOOK_SECRET": "plain-secret"}, "WEBHOOK_SECRET: want whsec_"},
 		{map[string]string{"WEBHOOK_URLS": "https://a.example/hook", "WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "WEBHOOK_SECRET: the key must be at least 24 bytes"},
 		{map[string]string{"WEBHOOK_URLS": "ftp://user:hunter2@a.example/", "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "WEBHOOK_URLS: entry 1"},
+		{map[string]string{"WEBHOOK_URLS": "https://a.example/hunter2, https://b.example/, https://a.example/hunter2", "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "WEBHOOK_URLS: entry 3 repeats entry 1"},
 		{map[string]string{"GITHUB_SCANNING_KEYS_URL": "not a url"}, "GITHUB_SCANNING_KEYS_URL"},
 	} {
 		_, errs := loadEvents(tc.env)
