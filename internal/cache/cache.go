@@ -143,6 +143,7 @@ func (c *Cache[V]) len() int { return len(c.cur) + len(c.prev) }
 // caller holds mu.
 func (c *Cache[V]) evict(now int64) {
 	scanned := 0
+sample:
 	for _, m := range [2]map[Key]entry[V]{c.prev, c.cur} {
 		for k, e := range m {
 			if now >= e.until {
@@ -151,7 +152,7 @@ func (c *Cache[V]) evict(now int64) {
 			// Bound the work under the lock; map order is random, so
 			// this samples the cache.
 			if scanned++; scanned >= 64 {
-				break
+				break sample
 			}
 		}
 	}
@@ -171,8 +172,14 @@ func (c *Cache[V]) evict(now int64) {
 // Called every d, with d no shorter than any entry's time to live, it never
 // drops a live entry, and it keeps nothing more than 2d after it was stored.
 func (c *Cache[V]) Rotate() {
+	// The new map is made before taking the lock that lookups wait on,
+	// sized for what the current one holds (an idle cache makes a small one).
+	c.mu.RLock()
+	n := len(c.cur)
+	c.mu.RUnlock()
+	next := newMap[V](min(n, c.capacity))
 	c.mu.Lock()
-	c.prev, c.cur = c.cur, newMap[V](c.capacity)
+	c.prev, c.cur = c.cur, next
 	c.mu.Unlock()
 }
 

@@ -267,15 +267,53 @@ func TestGenerationsShareCapacityAndInvalidation(t *testing.T) {
 	}
 	set(c, key(5), 5, time.Hour)
 	c.Rotate()
-	c.SetIf(key(6), 6, time.Now().Add(-2*time.Second), time.Hour, c.Generation())
+	if !c.SetIf(key(6), 6, time.Now().Add(-2*time.Second), time.Hour, c.Generation()) {
+		t.Fatal("SetIf refused a value read 2 s ago with a ttl of an hour")
+	}
 	c.Rotate()
 	c.Restrict(time.Second) // key(6), read 2 s ago, is in the older generation now
 	if _, ok := c.Get(key(6)); ok {
 		t.Error("Restrict left an entry of the older generation that it had made expire")
 	}
+	c.Restrict(0)
+
+	set(c, key(7), 7, time.Hour)
+	c.Rotate()
+	set(c, key(8), 8, time.Hour)
+	if c.Len() != 2 {
+		t.Fatalf("Len = %d, want one entry in each generation", c.Len())
+	}
 	c.Clear()
-	if c.Len() != 0 {
+	if c.Len() != 0 || hits(c, 9) != 0 {
 		t.Errorf("Clear left %d entries", c.Len())
+	}
+}
+
+// Storing again a key of the older generation, in a full cache, moves it
+// and evicts nothing.
+func TestStoringAKeyOfTheOlderGenerationEvictsNothing(t *testing.T) {
+	t.Parallel()
+	c := cache.New[int](3)
+	set(c, key(0), 0, time.Hour)
+	set(c, key(1), 1, time.Hour)
+	c.Rotate()
+	set(c, key(2), 2, time.Hour) // full: two old, one current
+	set(c, key(0), 10, time.Hour)
+	if c.Len() != 3 || hits(c, 3) != 3 {
+		t.Fatalf("Len %d, %d of 3 keys found: storing a key again evicted another", c.Len(), hits(c, 3))
+	}
+	if v, _ := c.Get(key(0)); v != 10 {
+		t.Errorf("Get(0) = %d, want the value stored again, 10", v)
+	}
+	c.Rotate() // key(0) moved to the current generation: it stays, key(1) goes
+	if _, ok := c.Get(key(0)); !ok {
+		t.Error("a key stored again went with its old generation")
+	}
+	if _, ok := c.Get(key(1)); ok {
+		t.Error("key(1) outlived two rotations")
+	}
+	if _, ok := c.Get(key(2)); !ok {
+		t.Error("key(2), stored after the first rotation, is gone after the second")
 	}
 }
 

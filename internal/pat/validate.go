@@ -217,15 +217,18 @@ func (v *Validator) cacheAnswer(h [32]byte, ans Validation, read time.Time, ttl 
 	v.cache.SetIf(h, ans, read, ttl, gen)
 }
 
-// RunCacheRotation rotates the cache's generations every CacheTTL until ctx
-// is done, which no answer outlives: answers are dropped within two TTLs of
-// being stored, so that the memory of a burst of distinct tokens comes back
-// (a Go map never shrinks; the cache drops a whole generation instead).
+// RunCacheRotation rotates the cache's generations until ctx is done, at
+// least rotationInterval apart (a timer reset after each rotation: a ticker
+// catches up after a stall, and two close rotations would drop live
+// answers). No answer outlives the interval, and each is dropped within two
+// of being stored, so that the memory of a burst of distinct tokens comes
+// back (a Go map never shrinks; the cache drops a whole generation instead).
 func (v *Validator) RunCacheRotation(ctx context.Context) {
 	if v.cfg.CacheTTL <= 0 {
 		return // nothing is cached
 	}
-	t := time.NewTicker(v.cfg.CacheTTL)
+	d := rotationInterval(v.cfg.CacheTTL)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
@@ -233,9 +236,16 @@ func (v *Validator) RunCacheRotation(ctx context.Context) {
 			return
 		case <-t.C:
 			v.cache.Rotate()
+			t.Reset(d)
 		}
 	}
 }
+
+// rotationInterval is how often the cache rotates for a cache TTL of ttl:
+// the TTL, which every answer's time to live is at most, but not more often
+// than once a second, since a rotation makes a map and a tiny TTL would make
+// that constant work. Rotating later than the TTL only keeps memory longer.
+func rotationInterval(ttl time.Duration) time.Duration { return max(ttl, time.Second) }
 
 // CachedAnswers is how many answers the cache holds, expired or not.
 func (v *Validator) CachedAnswers() int { return v.cache.Len() }
