@@ -144,14 +144,16 @@ func audit(ctx context.Context, q txQueries, action Action, actorID, userID stri
 	})
 }
 
-// auditMany records one event per token in one statement.
-func auditMany(ctx context.Context, q txQueries, action Action, actorID string, userIDs, tokenIDs []string) error {
+// auditMany records one event per token in one statement; details, when
+// not nil, holds each event's detail as JSON (nil: {} for all).
+func auditMany(ctx context.Context, q txQueries, action Action, actorID string, userIDs, tokenIDs []string, details [][]byte) error {
 	info := requestinfo.FromContext(ctx)
 	return q.InsertAuditEvents(ctx, db.InsertAuditEventsParams{
 		Action:    string(action),
 		ActorID:   actorID,
 		UserIds:   userIDs,
 		TokenIds:  tokenIDs,
+		Details:   details,
 		ClientIp:  info.ClientIP,
 		UserAgent: info.UserAgent,
 		RequestID: info.ID,

@@ -69,7 +69,7 @@ func (m *Maintenance) Cleanup(ctx context.Context) (deleted int, ran bool, err e
 			}
 			// Expired tokens already fail validation, cached or not: no
 			// revocation needed.
-			if err := auditMany(ctx, q, ActionCleanup, ActorSystem, users, ids); err != nil {
+			if err := auditMany(ctx, q, ActionCleanup, ActorSystem, users, ids, nil); err != nil {
 				return err
 			}
 			return m.emit(ctx, q, revokedEvents(rows, ReasonExpired, time.Now(), nil)...)

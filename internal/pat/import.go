@@ -71,7 +71,7 @@ func (m *Maintenance) Import(ctx context.Context, tokens []legacy.Token) (import
 		if len(ids) == 0 {
 			return nil
 		}
-		return auditMany(ctx, q, ActionImport, ActorImport, users, ids)
+		return auditMany(ctx, q, ActionImport, ActorImport, users, ids, nil)
 	})
 	if err != nil {
 		return 0, 0, err

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/alternatefutures/patd/db"
-	"github.com/alternatefutures/patd/internal/requestinfo"
 	"github.com/alternatefutures/patd/internal/token"
 )
 
@@ -128,11 +127,7 @@ func (s *Service) auditLeaks(ctx context.Context, q txQueries, actor string, row
 			return nil, err
 		}
 	}
-	info := requestinfo.FromContext(ctx)
-	if err := q.InsertAuditEvents(ctx, db.InsertAuditEventsParams{
-		Action: string(ActionLeaked), ActorID: actor, UserIds: users, TokenIds: ids, Details: details,
-		ClientIp: info.ClientIP, UserAgent: info.UserAgent, RequestID: info.ID,
-	}); err != nil {
+	if err := auditMany(ctx, q, ActionLeaked, actor, users, ids, details); err != nil {
 		return nil, err
 	}
 	return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonLeaked, now, extra)...)

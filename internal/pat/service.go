@@ -342,7 +342,7 @@ func (s *Service) RevokeAll(ctx context.Context, userID, orgID string) (int, err
 		for i, r := range rows {
 			ids[i], users[i], hashes[i] = r.ID, userID, r.TokenHash
 		}
-		if err := auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids); err != nil {
+		if err := auditMany(ctx, q, ActionRevokeAll, ActorService, users, ids, nil); err != nil {
 			return nil, err
 		}
 		return hashes, s.emit(ctx, q, revokedEvents(rows, ReasonRevokedAll, time.Now(), nil)...)
