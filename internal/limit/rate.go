@@ -32,8 +32,7 @@ type Rate struct {
 	// dirty lists the keys with uses not yet sent to Redis, so that a sync
 	// walks those, not every key: Allow waits on mu, and a walk of 100,000
 	// keys five times a second held it long enough to show in the validate
-	// route's p99. A key may appear twice (a new window); Sync skips what
-	// it has already sent.
+	// route's p99. A key is listed once (rateState.listed).
 	dirty []string
 }
 
@@ -84,7 +83,9 @@ func (r *Rate) Allow(key string, now time.Time) (retryAfter time.Duration, ok bo
 		st = &rateState{window: w}
 		r.keys[key] = st
 	} else if st.window != w {
-		*st = rateState{window: w}
+		// A new window: its counts start over, and the key stays listed
+		// (or not) as it was.
+		*st = rateState{window: w, listed: st.listed}
 	}
 	if st.used() >= r.limit {
 		return r.untilWindowEnd(w, now), false
