@@ -161,11 +161,16 @@ func (r *Rate) Sync(ctx context.Context, now time.Time) error {
 			continue // pruned
 		}
 		st.listed = false
-		// Uses of a window that is over decide nothing more.
-		if st.window == current && st.unsynced > 0 {
+		switch {
+		case st.window > current:
+			// Used in a window this sync's clock has not reached yet
+			// (Allow read the clock after the ticker did): the next sync.
+			r.markDirty(k, st)
+		case st.window == current && st.unsynced > 0:
 			batch = append(batch, sent{key: k, window: st.window, n: st.unsynced})
 			st.inflight, st.unsynced = st.unsynced, 0
 		}
+		// Uses of a window that is over decide nothing more.
 	}
 	r.mu.Unlock()
 	if len(batch) == 0 {

@@ -56,3 +56,27 @@ func TestRateSyncSendsNewUsesOnce(t *testing.T) {
 		t.Errorf("key used across a window change: %d in the new window (want 2), %d in the old (want 0)", got, old)
 	}
 }
+
+// A sync whose clock is still in the window before a key's (the ticker's time
+// lags the Allow that came just after it) keeps the key's uses for the next
+// sync instead of dropping them from its list.
+func TestRateSyncBehindAKeysWindowKeepsItsUses(t *testing.T) {
+	t.Parallel()
+	c := redisClient(t, pattest.RedisURL())
+	prefix := pattest.RedisPrefix(t, pattest.RedisURL())
+	r := limit.NewRate(1000, time.Hour, c, prefix)
+	ctx := context.Background()
+	now := time.Now()
+	next := now.Add(time.Hour)
+	w := next.UnixNano() / int64(time.Hour)
+	r.Allow("late", next)
+	if err := r.Sync(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sync(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Get(ctx, prefix+"vrate:{late}:"+strconv.FormatInt(w, 10)).Int(); n != 1 {
+		t.Errorf("a use of a window the first sync had not reached: %d in Redis after the next sync, want 1", n)
+	}
+}
