@@ -194,7 +194,7 @@ func (r *reader) server(c *Config) {
 		c.BindAddr = s
 	}
 	if s := strings.TrimSpace(r.str("METRICS_ADDR", "")); s != "" {
-		if !isListenAddr(s) {
+		if _, ok := listenAddr(s); !ok {
 			r.fail("METRICS_ADDR: want an IP address and port such as 127.0.0.1:9090, got %q", s)
 		}
 		c.MetricsAddr = s
@@ -216,20 +216,21 @@ func (r *reader) server(c *Config) {
 	}
 }
 
-// isListenAddr reports whether s is "ip:port" or ":port" with a numeric port.
-func isListenAddr(s string) bool {
+// listenAddr parses s as "ip:port" or ":port" with a numeric port; the IP is
+// the zero Addr for ":port".
+func listenAddr(s string) (ip netip.Addr, ok bool) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return false
+		return netip.Addr{}, false
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return false
+		return netip.Addr{}, false
 	}
 	if host == "" {
-		return true
+		return netip.Addr{}, true
 	}
 	a, err := netip.ParseAddr(host)
-	return err == nil && a.Zone() == ""
+	return a, err == nil && a.Zone() == ""
 }
 
 // stores reads where PostgreSQL and Redis are.

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -42,10 +40,6 @@ func (r *reader) perf(c *Config) {
 // a numeric port. An empty host (":6060") listens on every interface, and a
 // name could resolve to one: both are refused.
 func isLoopbackListenAddr(s string) bool {
-	if !isListenAddr(s) {
-		return false
-	}
-	host, _, _ := net.SplitHostPort(s)
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
+	a, ok := listenAddr(s)
+	return ok && a.Unmap().IsLoopback()
 }
