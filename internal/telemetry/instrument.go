@@ -22,7 +22,7 @@ import (
 func Handler(tp trace.TracerProvider, mux *http.ServeMux, h http.Handler) http.Handler {
 	traced := otelhttp.NewHandler(h, "patd",
 		otelhttp.WithTracerProvider(tp),
-		otelhttp.WithPropagators(Propagator),
+		otelhttp.WithPropagators(propagator),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithFilter(func(r *http.Request) bool {
 			switch r.URL.Path {
@@ -48,10 +48,12 @@ func Handler(tp trace.TracerProvider, mux *http.ServeMux, h http.Handler) http.H
 // caller's span, named after the sqlc query ("query ListTokens"; "prepare
 // ListTokens" the first time a connection sees it). Statement text is
 // recorded, never the parameters (they include token hashes and user ids).
-// Pool waits are not traced: the pool's stats are in /metrics.
+// Pool waits are not traced: the pool's stats are in /metrics. otelpgx
+// itself records nothing outside a recording span, so unlike Redis's this
+// needs no childrenOnly.
 func SQLTracer(tp trace.TracerProvider) pgx.QueryTracer {
 	return otelpgx.NewTracer(
-		otelpgx.WithTracerProvider(ChildrenOnly(tp)),
+		otelpgx.WithTracerProvider(tp),
 		otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelpgx.WithSpanNameFunc(sqlName),
 		otelpgx.WithQuerySpanNamePrefix(),
@@ -78,7 +80,7 @@ func sqlName(stmt string) string {
 // the scripts' source would fill every span.
 func InstrumentRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
 	return redisotel.InstrumentTracing(rdb,
-		redisotel.WithTracerProvider(ChildrenOnly(tp)),
+		redisotel.WithTracerProvider(childrenOnly(tp)),
 		redisotel.WithDBStatement(false),
 	)
 }

@@ -23,26 +23,26 @@ import (
 	"go.opentelemetry.io/otel/trace/embedded"
 )
 
-// DefaultServiceName is service.name unless OTEL_SERVICE_NAME (or
+// defaultServiceName is service.name unless OTEL_SERVICE_NAME (or
 // service.name in OTEL_RESOURCE_ATTRIBUTES) says otherwise.
-const DefaultServiceName = "patd"
+const defaultServiceName = "patd"
 
 // Protocols of OTEL_EXPORTER_OTLP_PROTOCOL that patd exports over.
 const (
-	ProtocolHTTP = "http/protobuf"
-	ProtocolGRPC = "grpc"
+	protocolHTTP = "http/protobuf"
+	protocolGRPC = "grpc"
 )
 
-// Propagator continues the caller's W3C trace context (traceparent,
+// propagator continues the caller's W3C trace context (traceparent,
 // tracestate) and passes W3C baggage along.
-var Propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
+var propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
 	propagation.TraceContext{}, propagation.Baggage{})
 
-// Enabled reports whether the environment asks for traces to be exported:
+// enabled reports whether the environment asks for traces to be exported:
 // an OTLP endpoint is set (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
 // OTEL_EXPORTER_OTLP_ENDPOINT), and neither OTEL_SDK_DISABLED=true nor
 // OTEL_TRACES_EXPORTER=none turns them off.
-func Enabled(lookupEnv func(string) (string, bool)) bool {
+func enabled(lookupEnv func(string) (string, bool)) bool {
 	env := func(k string) string { v, _ := lookupEnv(k); return strings.TrimSpace(v) }
 	if strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(env("OTEL_TRACES_EXPORTER"), "none") {
 		return false
@@ -50,22 +50,22 @@ func Enabled(lookupEnv func(string) (string, bool)) bool {
 	return env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
 }
 
-// Protocol is the OTLP protocol the environment asks for:
+// protocol is the OTLP protocol the environment asks for:
 // OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else
 // http/protobuf.
-func Protocol(lookupEnv func(string) (string, bool)) (string, error) {
+func protocol(lookupEnv func(string) (string, bool)) (string, error) {
 	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		v, _ := lookupEnv(k)
 		switch v = strings.TrimSpace(v); v {
 		case "":
 			continue
-		case ProtocolHTTP, ProtocolGRPC:
+		case protocolHTTP, protocolGRPC:
 			return v, nil
 		default:
-			return "", fmt.Errorf("%s: want %s or %s, got %q", k, ProtocolHTTP, ProtocolGRPC, v)
+			return "", fmt.Errorf("%s: want %s or %s, got %q", k, protocolHTTP, protocolGRPC, v)
 		}
 	}
-	return ProtocolHTTP, nil
+	return protocolHTTP, nil
 }
 
 // FromEnv returns a tracer provider that exports over OTLP as the OTEL_*
@@ -75,16 +75,16 @@ func Protocol(lookupEnv func(string) (string, bool)) (string, error) {
 // (OTEL_TRACES_SAMPLER), and the resource OTEL_SERVICE_NAME and
 // OTEL_RESOURCE_ATTRIBUTES. Shutdown exports what is still buffered.
 func FromEnv(ctx context.Context, lookupEnv func(string) (string, bool), version string) (*sdktrace.TracerProvider, error) {
-	if !Enabled(lookupEnv) {
+	if !enabled(lookupEnv) {
 		return nil, nil
 	}
-	proto, err := Protocol(lookupEnv)
+	proto, err := protocol(lookupEnv)
 	if err != nil {
 		return nil, err
 	}
 	var exp sdktrace.SpanExporter
 	switch proto {
-	case ProtocolGRPC:
+	case protocolGRPC:
 		exp, err = otlptracegrpc.New(ctx)
 	default:
 		exp, err = otlptracehttp.New(ctx)
@@ -99,7 +99,7 @@ func FromEnv(ctx context.Context, lookupEnv func(string) (string, bool), version
 	res, err := resource.New(ctx,
 		resource.WithTelemetrySDK(),
 		resource.WithAttributes(
-			attribute.String("service.name", DefaultServiceName),
+			attribute.String("service.name", defaultServiceName),
 			attribute.String("service.version", version),
 		),
 		resource.WithFromEnv(),
@@ -121,19 +121,19 @@ func LogErrors(log *slog.Logger) {
 	}))
 }
 
-// ChildrenOnly returns a provider whose tracers record a span only under a
+// childrenOnly returns a provider whose tracers record a span only under a
 // parent. Database and Redis calls are worth a span inside a request; patd's
 // background loops (the validation rate syncs every 200 ms, the lastUsedAt
 // flush every 10 s) would otherwise each start a trace of their own, many
 // times a second on every replica.
-func ChildrenOnly(tp trace.TracerProvider) trace.TracerProvider { return childrenOnly{tp: tp} }
+func childrenOnly(tp trace.TracerProvider) trace.TracerProvider { return childrenOnlyProvider{tp: tp} }
 
-type childrenOnly struct {
+type childrenOnlyProvider struct {
 	embedded.TracerProvider
 	tp trace.TracerProvider
 }
 
-func (c childrenOnly) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+func (c childrenOnlyProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
 	return childTracer{t: c.tp.Tracer(name, opts...)}
 }
 

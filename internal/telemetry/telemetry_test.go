@@ -24,8 +24,8 @@ func TestEnabled(t *testing.T) {
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, false},
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "otlp"}, true},
 	} {
-		if got := Enabled(envOf(tc.env)); got != tc.want {
-			t.Errorf("Enabled(%v) = %v, want %v", tc.env, got, tc.want)
+		if got := enabled(envOf(tc.env)); got != tc.want {
+			t.Errorf("enabled(%v) = %v, want %v", tc.env, got, tc.want)
 		}
 	}
 }
@@ -36,18 +36,18 @@ func TestProtocol(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{nil, ProtocolHTTP, false},
-		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, ProtocolGRPC, false},
-		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, ProtocolHTTP, false},
+		{nil, protocolHTTP, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, protocolGRPC, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, protocolHTTP, false},
 		// The traces-specific variable wins.
-		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}, ProtocolHTTP, false},
-		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, ProtocolGRPC, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}, protocolHTTP, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, protocolGRPC, false},
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "", true},
 		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift"}, "", true},
 	} {
-		got, err := Protocol(envOf(tc.env))
+		got, err := protocol(envOf(tc.env))
 		if got != tc.want || (err != nil) != tc.wantErr {
-			t.Errorf("Protocol(%v) = %q, %v; want %q (error %v)", tc.env, got, err, tc.want, tc.wantErr)
+			t.Errorf("protocol(%v) = %q, %v; want %q (error %v)", tc.env, got, err, tc.want, tc.wantErr)
 		}
 	}
 }
