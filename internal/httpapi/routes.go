@@ -56,7 +56,7 @@ func (rt *Routes) unrouted(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route")
 		return
 	}
-	writeError(w, http.StatusNotFound, codeNotFound, "no such route")
+	NotFound(w, r)
 }
 
 // errorRecorder keeps the status and headers routes answers for a request no
