@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"net/http"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -78,12 +77,9 @@ func (o operationSpans) InterceptOperation(ctx context.Context, next graphql.Ope
 	// once that first response is made. patd has no subscriptions, so there
 	// is never a second one.
 	respond := next(ctx)
-	var once sync.Once
 	return func(ctx context.Context) *graphql.Response {
 		resp := respond(ctx)
-		once.Do(func() {
-			endOperationSpan(span, resp)
-		})
+		endOperationSpan(span, resp)
 		return resp
 	}
 }
