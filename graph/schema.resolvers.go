@@ -140,8 +140,9 @@ func (r *userResolver) PersonalAccessTokens(ctx context.Context, obj *model.User
 	}
 	// One read per user and page in an operation, however many
 	// representations name the user (dedupe.go).
-	page, err := pageOnce(ctx, pageKey{obj.ID, pageSize(first, pat.DefaultPageSize), deref(after)}, func() (pat.Page, error) {
-		return r.Tokens.ListOf(ctx, p, obj.ID, pageSize(first, pat.DefaultPageSize), deref(after))
+	key := pageKey{obj.ID, pageSize(first, pat.DefaultPageSize), deref(after)}
+	page, err := pageOnce(ctx, key, func() (pat.Page, error) {
+		return r.Tokens.ListOf(ctx, p, key.userID, key.first, key.after)
 	})
 	if err != nil {
 		return nil, err
