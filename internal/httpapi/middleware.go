@@ -199,10 +199,11 @@ func LimitBody(limit int, next http.Handler) http.Handler {
 	})
 }
 
-// readBody appends the body of r to buf and returns it. Over limit bytes it
-// answers 413, and 400 when the body cannot be read; ok is false then. A body
-// of a stated length within the limit (what every client sends) is read
-// straight into buf, with no allocation when buf is large enough.
+// readBody reads the body of r into buf, from its start, and returns it.
+// Over limit bytes it answers 413, and 400 when the body cannot be read; ok
+// is false then. A body of a stated length within the limit (what every
+// client sends) is read straight into buf, with no allocation when buf is
+// large enough.
 func readBody(w http.ResponseWriter, r *http.Request, limit int, buf []byte) (body []byte, ok bool) {
 	if n := r.ContentLength; n > 0 && n <= int64(limit) {
 		buf = slices.Grow(buf[:0], int(n))[:n]
@@ -212,7 +213,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int, buf []byte) (bo
 		}
 		return buf, true
 	}
-	b := bytes.NewBuffer(buf)
+	b := bytes.NewBuffer(buf[:0])
 	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, int64(limit)))
 	var tooBig *http.MaxBytesError
 	switch {
