@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -58,10 +59,14 @@ func (a AccessLog) level(pattern string, status int) (slog.Level, bool) {
 	}
 }
 
-// isValidateRoute reports whether pattern is one of the validate route's
-// (POST /validate, /api/tokens/validate, /tokens/validate).
+// ValidatePaths are the paths the validate route is served on (POST), the
+// contract's and the old backend's.
+var ValidatePaths = [...]string{"/validate", "/api/tokens/validate", "/tokens/validate"}
+
+// isValidateRoute reports whether pattern is the validate route's.
 func isValidateRoute(pattern string) bool {
-	return strings.HasPrefix(pattern, "POST /") && strings.HasSuffix(pattern, "/validate")
+	path, ok := strings.CutPrefix(pattern, "POST ")
+	return ok && slices.Contains(ValidatePaths[:], path)
 }
 
 // requestIDs makes the ids of requests that come without a trusted one.

@@ -27,7 +27,7 @@ func (s *Server) routes(cfg *config.Config, m *metrics.Metrics) http.Handler {
 	// has a deadline of its own (pat.ValidatorConfig.LookupTimeout); a second
 	// would cost the hottest route a timer and three allocations.
 	validate := service(httpapi.Validate(s.Validator, m, s.log))
-	for _, path := range []string{"/validate", "/api/tokens/validate", "/tokens/validate"} {
+	for _, path := range httpapi.ValidatePaths {
 		rt.Handle("POST "+path, validate)
 	}
 
