@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
 	"math"
@@ -94,14 +95,14 @@ func (s *idSource) next() string {
 	n := s.n.Add(1)
 	var buf [32]byte
 	b := append(buf[:0], s.prefix[:]...)
-	// Fixed width while it lasts, so that ids sort in the order they were made.
-	for shift := 28; shift >= 0 && n < 1<<32; shift -= 4 {
-		b = append(b, hexDigits[(n>>shift)&0xf])
-	}
-	if n >= 1<<32 {
+	if n < 1<<32 {
+		// Fixed width while it lasts, so that ids sort in the order they
+		// were made.
+		var nb [4]byte
+		binary.BigEndian.PutUint32(nb[:], uint32(n))
+		b = hex.AppendEncode(b, nb[:])
+	} else {
 		b = strconv.AppendUint(b, n, 16)
 	}
 	return string(b)
 }
-
-const hexDigits = "0123456789abcdef"
