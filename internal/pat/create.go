@@ -112,66 +112,67 @@ func (s *Service) checkMember(ctx context.Context, p auth.Principal, orgID strin
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// beginMint readies a write that mints a token for userID (a create or a
-// rotation): a user over the quota, or a Redis that cannot be reached, is
-// refused before the transaction holds a database connection; then it waits
-// its turn among the user's writes. The caller calls leave when its
-// transaction has ended.
-func (s *Service) beginMint(ctx context.Context, userID string) (leave func(), err error) {
+// minting runs tx, the transaction of a write that mints a token for userID
+// (a create or a rotation), which takes a creation slot into *res. A user over
+// the quota, or a Redis that cannot be reached, is refused before the
+// transaction holds a database connection; then the write waits its turn
+// among the user's writes. A failure gives the slot back; a success reports
+// the quota after it.
+func (s *Service) minting(ctx context.Context, userID string, tx func(res **limit.Reservation) (Created, error)) (Created, error) {
 	if err := s.checkQuota(ctx, userID); err != nil {
-		return nil, err
+		return Created{}, err
 	}
-	return s.writes.enter(ctx, userID)
-}
-
-// mint takes a quota slot and creates the token in one transaction with its
-// audit row, and with whatever more the caller's transaction step does
-// (within may be nil); a failure gives the slot back.
-func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q txQueries) error) (Created, error) {
-	leave, err := s.beginMint(ctx, userID)
+	leave, err := s.writes.enter(ctx, userID)
 	if err != nil {
 		return Created{}, err
 	}
 	defer leave()
-	var (
-		created Created
-		res     *limit.Reservation
-	)
-	err = s.inTx(ctx, func(q txQueries) error {
-		if err := lockUser(ctx, q, userID); err != nil {
-			return err
-		}
-		if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
-			return err
-		}
-		if within != nil {
-			if err := within(q); err != nil {
-				return err
-			}
-		}
-		if err := s.takeQuotaOnce(ctx, userID, &res); err != nil {
-			return err
-		}
-		var err error
-		created, err = s.insert(ctx, q, userID, nt, now)
-		if err != nil {
-			return err
-		}
-		detail := map[string]any{"name": nt.Name}
-		if nt.OrganizationID != "" {
-			detail["organizationId"] = nt.OrganizationID
-		}
-		if err := audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail); err != nil {
-			return err
-		}
-		return s.emit(ctx, q, tokenEvent(EventCreated, created.Token, now, nil))
-	})
+	var res *limit.Reservation
+	created, err := tx(&res)
 	if err != nil {
 		s.releaseQuota(ctx, res)
 		return Created{}, err
 	}
 	created.Quota = res.After
 	return created, nil
+}
+
+// mint takes a quota slot and creates the token in one transaction with its
+// audit row, and with whatever more the caller's transaction step does
+// (within may be nil); a failure gives the slot back.
+func (s *Service) mint(ctx context.Context, actorID, userID string, nt NewToken, now time.Time, within func(q txQueries) error) (Created, error) {
+	return s.minting(ctx, userID, func(res **limit.Reservation) (created Created, err error) {
+		err = s.inTx(ctx, func(q txQueries) error {
+			if err := lockUser(ctx, q, userID); err != nil {
+				return err
+			}
+			if err := s.checkActive(ctx, q, userID, now, 1); err != nil {
+				return err
+			}
+			if within != nil {
+				if err := within(q); err != nil {
+					return err
+				}
+			}
+			if err := s.takeQuotaOnce(ctx, userID, res); err != nil {
+				return err
+			}
+			var err error
+			created, err = s.insert(ctx, q, userID, nt, now)
+			if err != nil {
+				return err
+			}
+			detail := map[string]any{"name": nt.Name}
+			if nt.OrganizationID != "" {
+				detail["organizationId"] = nt.OrganizationID
+			}
+			if err := audit(ctx, q, ActionCreate, actorID, userID, &created.ID, detail); err != nil {
+				return err
+			}
+			return s.emit(ctx, q, tokenEvent(EventCreated, created.Token, now, nil))
+		})
+		return created, err
+	})
 }
 
 // takeQuotaOnce takes a creation slot into *res unless it holds one. Called

@@ -29,26 +29,14 @@ func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, expir
 	}
 	// A rotation mints a token: it takes a creation slot like a create, so
 	// that rotating in a loop cannot get around the daily quota.
-	leave, err := s.beginMint(ctx, p.UserID)
-	if err != nil {
-		return Created{}, err
-	}
-	defer leave()
-	var (
-		created Created
-		res     *limit.Reservation
-	)
-	err = s.revokingTx(ctx, func(q txQueries) ([][]byte, error) {
-		var hashes [][]byte
-		created, hashes, err = s.rotateIn(ctx, q, p.UserID, id, expiresAt, graceSeconds, now, &res)
-		return hashes, err
+	return s.minting(ctx, p.UserID, func(res **limit.Reservation) (created Created, err error) {
+		err = s.revokingTx(ctx, func(q txQueries) ([][]byte, error) {
+			var hashes [][]byte
+			created, hashes, err = s.rotateIn(ctx, q, p.UserID, id, expiresAt, graceSeconds, now, res)
+			return hashes, err
+		})
+		return created, err
 	})
-	if err != nil {
-		s.releaseQuota(ctx, res)
-		return Created{}, err
-	}
-	created.Quota = res.After
-	return created, nil
 }
 
 // rotateIn is Rotate's transaction, in q: it retires token id of userID and
