@@ -15,6 +15,12 @@ import (
 
 var errBadCursor = errors.New("unreadable cursor")
 
+// notOurCursor is the caller's error for an after that no page of this API
+// ended with (token pages and security-log pages alike).
+func notOurCursor() error {
+	return inputError(ReasonInvalidPagination, "after is not a cursor this API returned")
+}
+
 func encodeCursor(createdAt time.Time, id string) string {
 	raw := strconv.FormatInt(createdAt.UnixMicro(), 10) + ":" + id
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))

@@ -71,7 +71,7 @@ func (s *Service) SecurityLog(ctx context.Context, p auth.Principal, first int, 
 		t, raw, err := decodeCursor(after)
 		id, perr := strconv.ParseInt(raw, 10, 64)
 		if err != nil || perr != nil {
-			return LogPage{}, inputError(ReasonInvalidPagination, "after is not a cursor this API returned")
+			return LogPage{}, notOurCursor()
 		}
 		arg.AfterCreatedAt, arg.AfterID = &t, &id
 	}

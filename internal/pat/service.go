@@ -231,7 +231,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, first int, after s
 	if after != "" {
 		t, id, err := decodeCursor(after)
 		if err != nil {
-			return Page{}, inputError(ReasonInvalidPagination, "after is not a cursor this API returned")
+			return Page{}, notOurCursor()
 		}
 		arg.AfterCreatedAt, arg.AfterID = &t, &id
 	}
