@@ -82,19 +82,18 @@ func Page(endpoint string) http.Handler {
 	})
 }
 
-// Assets serves the page's scripts, styles and licences at Prefix+name.
-// They are revalidated on every load (ETag, 304): the versions change with
-// the binary, under the same names.
-func Assets() http.Handler {
+// Assets serves the page's scripts, styles and licences at Prefix+name, and
+// hands any other name to notFound (the server's own 404). They are
+// revalidated on every load (ETag, 304): the versions change with the
+// binary, under the same names.
+func Assets(notFound http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := files()[strings.TrimPrefix(r.URL.Path, Prefix)]
-		h := w.Header()
 		if !ok {
-			h.Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"error":"no such GraphiQL asset","code":"NOT_FOUND"}` + "\n"))
+			notFound.ServeHTTP(w, r)
 			return
 		}
+		h := w.Header()
 		h.Set("Content-Type", a.contentType)
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", a.etag)

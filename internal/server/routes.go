@@ -83,6 +83,6 @@ func (s *Server) graphQLRoutes(handle func(string, http.Handler), cfg *config.Co
 		handle(method+" /graphql", gql)
 	}
 	if cfg.Development() {
-		handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets())
+		handle("GET "+graphiql.Prefix+"{file...}", graphiql.Assets(http.HandlerFunc(httpapi.NotFound)))
 	}
 }
