@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
 	fs.IntVar(&o.rounds, "rounds", 3, "runs per server of each row compared with another (limit and patd; 1,000 and all rows), alternating")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs (for a look at them)")
-	fs.IntVar(&o.pool, "pool", 0, "pool_max_conns in patd's DATABASE_URL (0: pgxpool's default, the larger of 4 and the CPU count)")
+	fs.IntVar(&o.pool, "pool", 0, "pool_max_conns in patd's DATABASE_URL (0: patd's default)")
 	o.env = envFlag{}
 	fs.Var(o.env, "env", "NAME=VALUE for every patd the bench starts (repeatable), to try a setting")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the main patd under the cache-hit, miss and GraphQL loads, and its heap after the miss, to this directory (sets PPROF_ADDR)")
