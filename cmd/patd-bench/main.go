@@ -92,6 +92,12 @@ type bench struct {
 	pprofAddr string
 	rows      []*row
 	notes     []string
+
+	// The rows the targets read, also in rows.
+	hits                    []*row // patd's cache hits, at 16 and 64 conns
+	malformed, legacy, miss *row
+	small, large, covering  *row // scaleRows' misses with the cache off
+	list, floor, create     *row // GraphQL, and the list's statement alone
 }
 
 // row is one line of the table.
@@ -439,30 +445,33 @@ func (b *bench) measure(ctx context.Context) error {
 
 	// The validate rows against the limit.
 	hot := b.validate(pickRange(b.opt.hot))
-	var limitHit *row // the limit's cache-hit row at 16 connections
 	// A versus row is 2 × rounds runs; the profile covers them all (patd is
 	// idle during the limit's).
 	versusSeconds := int((time.Duration(2*b.opt.rounds)*(b.opt.warmup+b.opt.duration) + time.Second).Seconds())
 	for _, conns := range []int{16, 64} {
 		err := b.profiled(ctx, fmt.Sprintf("hit-%d", conns), versusSeconds, func() error {
 			r, err := b.versus(ctx, fmt.Sprintf("validate, cache hit (%d tokens)", b.opt.hot), conns, 200, hot)
-			if err == nil && limitHit == nil {
-				limitHit = r.vs
+			if err != nil {
+				return err
 			}
-			return err
+			b.hits = append(b.hits, r)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	if _, err := b.versus(ctx, "validate, malformed token", 16, 401, b.validate(pickFixed(malformedToken()))); err != nil {
+	limitHit := b.hits[0].vs // the limit's cache-hit row at 16 connections
+	var err error
+	if b.malformed, err = b.versus(ctx, "validate, malformed token", 16, 401, b.validate(pickFixed(malformedToken()))); err != nil {
 		return err
 	}
-	if _, err := b.versus(ctx, "validate, random legacy-shaped", 16, 401, b.validate(appendLegacy)); err != nil {
+	if b.legacy, err = b.versus(ctx, "validate, random legacy-shaped", 16, 401, b.validate(appendLegacy)); err != nil {
 		return err
 	}
-	err := b.profiled(ctx, "miss", versusSeconds, func() error {
-		_, err := b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows)))
+	err = b.profiled(ctx, "miss", versusSeconds, func() error {
+		var err error
+		b.miss, err = b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows)))
 		return err
 	})
 	if err != nil {
@@ -525,6 +534,7 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	b.add(b.main, r)
 	b.rows = append(b.rows, floor)
+	b.list, b.floor = r, floor
 
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])
@@ -542,6 +552,7 @@ func (b *bench) measure(ctx context.Context) error {
 		return nil
 	})
 	b.add(b.main, r)
+	b.create = r
 	b.heapProfile(ctx, "end")
 	b.memoryNote()
 	return ctx.Err()
