@@ -45,7 +45,7 @@ func (b *bench) scaleRows(ctx context.Context) error {
 		return err
 	}
 	defer smallDB.Close(context.Background())
-	if err := seed(ctx, smallDB, 0, smallRows); err != nil {
+	if err := seed(ctx, smallDB, smallRows); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	if _, err := smallDB.Exec(ctx, "VACUUM ANALYZE personal_access_tokens"); err != nil {
@@ -54,7 +54,7 @@ func (b *bench) scaleRows(ctx context.Context) error {
 
 	b.logf("seeding %d rows", b.opt.rows)
 	seeded := time.Now()
-	if err := seed(ctx, b.db, 0, b.opt.rows); err != nil {
+	if err := seed(ctx, b.db, b.opt.rows); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	// As autovacuum would, soon: statistics, and the visibility map that
