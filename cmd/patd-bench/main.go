@@ -340,10 +340,7 @@ const statsSettle = 1500 * time.Millisecond
 // loads, each a loadgen.Request.
 
 func (b *bench) validate(pick func(rng *mrand.Rand, dst []byte) []byte) loadgen.Request {
-	rngs := make([]*mrand.Rand, 1024)
-	for i := range rngs {
-		rngs[i] = mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
-	}
+	rngs := connRNGs(uint64(time.Now().UnixNano()))
 	authz := "Authorization: Bearer " + b.secret
 	bodies := make([][]byte, len(rngs))
 	return func(conn int, dst []byte) []byte {
@@ -353,6 +350,16 @@ func (b *bench) validate(pick func(rng *mrand.Rand, dst []byte) []byte) loadgen.
 		bodies[conn] = body
 		return loadgen.Post(dst, "/validate", body, authz)
 	}
+}
+
+// connRNGs is a random source for each connection of a load (up to 1024),
+// the i-th seeded with i and seed.
+func connRNGs(seed uint64) []*mrand.Rand {
+	rngs := make([]*mrand.Rand, 1024)
+	for i := range rngs {
+		rngs[i] = mrand.New(mrand.NewPCG(uint64(i), seed))
+	}
+	return rngs
 }
 
 func pickRange(n int) func(rng *mrand.Rand, dst []byte) []byte {
@@ -378,10 +385,7 @@ func (b *bench) graphql(query string, users []string) (loadgen.Request, error) {
 		}
 		headers[i] = "Authorization: Bearer " + jwt
 	}
-	rngs := make([]*mrand.Rand, 1024)
-	for i := range rngs {
-		rngs[i] = mrand.New(mrand.NewPCG(uint64(i), 7))
-	}
+	rngs := connRNGs(7)
 	return func(conn int, dst []byte) []byte {
 		return loadgen.Post(dst, "/graphql", body, headers[rngs[conn].IntN(len(headers))])
 	}, nil
