@@ -23,12 +23,18 @@ test: services federation-deps e2e-deps check-generated tidy vet
 services:
 	@./scripts/services.sh
 
+# npm-ci installs the node_modules of directory $(1) unless they are newer
+# than its package-lock.json.
+define npm-ci
+@cd $(1) && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+endef
+
 federation-deps:
-	@cd test/federation && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+	$(call npm-ci,test/federation)
 
 # The gateway end-to-end suite (test/e2e): Apollo Gateway, Apollo Server.
 e2e-deps:
-	@cd test/e2e && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+	$(call npm-ci,test/e2e)
 
 build:
 	$(GO) build -o bin/patd ./cmd/patd

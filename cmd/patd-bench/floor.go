@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,40 +37,23 @@ func (b *bench) listFloor(ctx context.Context, callers int, warmup, d time.Durat
 // floorRun runs the load for d; a caller stops at its first error, which
 // fails the run.
 func (b *bench) floorRun(ctx context.Context, pool *pgxpool.Pool, callers int, d time.Duration) (*loadgen.Result, error) {
-	results := make([]*loadgen.Result, callers)
 	q := db.New(pool)
-	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(d)
-	for i := range results {
-		res := loadgen.NewResult()
-		results[i] = res
-		wg.Go(func() {
-			rng := mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))
-			// The time bounds the run, not ctx, so that no statement is
-			// cancelled half way at its end.
-			for t0 := time.Now(); t0.Before(end) && ctx.Err() == nil; t0 = time.Now() {
-				u := rng.IntN(benchUsers)
-				rows, err := q.ListTokens(ctx, db.ListTokensParams{UserID: benchUser(u), MaxRows: 101})
-				if err != nil {
-					res.Errors++
-					res.FirstError = err
-					return
-				}
-				res.Requests++
-				_ = res.Latency.RecordValue(int64(time.Since(t0)))
-				if len(rows) != b.userTokens(u) {
-					res.Failed++
-				}
+	total := loadgen.Fan(callers, func(i int, res *loadgen.Result) {
+		rng := mrand.New(mrand.NewPCG(uint64(i), uint64(start.UnixNano())))
+		// The time bounds the run, not ctx, so that no statement is
+		// cancelled half way at its end.
+		for t0 := time.Now(); t0.Before(end) && ctx.Err() == nil; t0 = time.Now() {
+			u := rng.IntN(benchUsers)
+			rows, err := q.ListTokens(ctx, db.ListTokensParams{UserID: benchUser(u), MaxRows: 101})
+			if err != nil {
+				res.Fail(err)
+				return
 			}
-		})
-	}
-	wg.Wait()
-	total := loadgen.NewResult()
-	for _, r := range results {
-		total.Merge(r)
-	}
-	total.Elapsed = time.Since(start)
+			res.Record(time.Since(t0), len(rows) == b.userTokens(u))
+		}
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

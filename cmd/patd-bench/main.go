@@ -92,6 +92,12 @@ type bench struct {
 	pprofAddr string
 	rows      []*row
 	notes     []string
+
+	// The rows the targets read, also in rows.
+	hits                    []*row // patd's cache hits, at 16 and 64 conns
+	malformed, legacy, miss *row
+	small, large, covering  *row // scaleRows' misses with the cache off
+	list, floor, create     *row // GraphQL, and the list's statement alone
 }
 
 // row is one line of the table.
@@ -134,7 +140,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
 	fs.IntVar(&o.rounds, "rounds", 3, "runs per server of each row compared with another (limit and patd; 1,000 and all rows), alternating")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs (for a look at them)")
-	fs.IntVar(&o.pool, "pool", 0, "pool_max_conns in patd's DATABASE_URL (0: pgxpool's default, the larger of 4 and the CPU count)")
+	fs.IntVar(&o.pool, "pool", 0, "pool_max_conns in patd's DATABASE_URL (0: patd's default)")
 	o.env = envFlag{}
 	fs.Var(o.env, "env", "NAME=VALUE for every patd the bench starts (repeatable), to try a setting")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the main patd under the cache-hit, miss and GraphQL loads, and its heap after the miss, to this directory (sets PPROF_ADDR)")
@@ -334,10 +340,7 @@ const statsSettle = 1500 * time.Millisecond
 // loads, each a loadgen.Request.
 
 func (b *bench) validate(pick func(rng *mrand.Rand, dst []byte) []byte) loadgen.Request {
-	rngs := make([]*mrand.Rand, 1024)
-	for i := range rngs {
-		rngs[i] = mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
-	}
+	rngs := connRNGs(uint64(time.Now().UnixNano()))
 	authz := "Authorization: Bearer " + b.secret
 	bodies := make([][]byte, len(rngs))
 	return func(conn int, dst []byte) []byte {
@@ -347,6 +350,16 @@ func (b *bench) validate(pick func(rng *mrand.Rand, dst []byte) []byte) loadgen.
 		bodies[conn] = body
 		return loadgen.Post(dst, "/validate", body, authz)
 	}
+}
+
+// connRNGs is a random source for each connection of a load (up to 1024),
+// the i-th seeded with i and seed.
+func connRNGs(seed uint64) []*mrand.Rand {
+	rngs := make([]*mrand.Rand, 1024)
+	for i := range rngs {
+		rngs[i] = mrand.New(mrand.NewPCG(uint64(i), seed))
+	}
+	return rngs
 }
 
 func pickRange(n int) func(rng *mrand.Rand, dst []byte) []byte {
@@ -372,10 +385,7 @@ func (b *bench) graphql(query string, users []string) (loadgen.Request, error) {
 		}
 		headers[i] = "Authorization: Bearer " + jwt
 	}
-	rngs := make([]*mrand.Rand, 1024)
-	for i := range rngs {
-		rngs[i] = mrand.New(mrand.NewPCG(uint64(i), 7))
-	}
+	rngs := connRNGs(7)
 	return func(conn int, dst []byte) []byte {
 		return loadgen.Post(dst, "/graphql", body, headers[rngs[conn].IntN(len(headers))])
 	}, nil
@@ -439,30 +449,33 @@ func (b *bench) measure(ctx context.Context) error {
 
 	// The validate rows against the limit.
 	hot := b.validate(pickRange(b.opt.hot))
-	var limitHit *row // the limit's cache-hit row at 16 connections
 	// A versus row is 2 × rounds runs; the profile covers them all (patd is
 	// idle during the limit's).
 	versusSeconds := int((time.Duration(2*b.opt.rounds)*(b.opt.warmup+b.opt.duration) + time.Second).Seconds())
 	for _, conns := range []int{16, 64} {
 		err := b.profiled(ctx, fmt.Sprintf("hit-%d", conns), versusSeconds, func() error {
 			r, err := b.versus(ctx, fmt.Sprintf("validate, cache hit (%d tokens)", b.opt.hot), conns, 200, hot)
-			if err == nil && limitHit == nil {
-				limitHit = r.vs
+			if err != nil {
+				return err
 			}
-			return err
+			b.hits = append(b.hits, r)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	if _, err := b.versus(ctx, "validate, malformed token", 16, 401, b.validate(pickFixed(malformedToken()))); err != nil {
+	limitHit := b.hits[0].vs // the limit's cache-hit row at 16 connections
+	var err error
+	if b.malformed, err = b.versus(ctx, "validate, malformed token", 16, 401, b.validate(pickFixed(malformedToken()))); err != nil {
 		return err
 	}
-	if _, err := b.versus(ctx, "validate, random legacy-shaped", 16, 401, b.validate(appendLegacy)); err != nil {
+	if b.legacy, err = b.versus(ctx, "validate, random legacy-shaped", 16, 401, b.validate(appendLegacy)); err != nil {
 		return err
 	}
-	err := b.profiled(ctx, "miss", versusSeconds, func() error {
-		_, err := b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows)))
+	err = b.profiled(ctx, "miss", versusSeconds, func() error {
+		var err error
+		b.miss, err = b.versus(ctx, fmt.Sprintf("validate, miss (%s tokens)", thousands(rows)), 16, 200, b.validate(pickRange(rows)))
 		return err
 	})
 	if err != nil {
@@ -525,6 +538,7 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	b.add(b.main, r)
 	b.rows = append(b.rows, floor)
+	b.list, b.floor = r, floor
 
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])
@@ -542,6 +556,7 @@ func (b *bench) measure(ctx context.Context) error {
 		return nil
 	})
 	b.add(b.main, r)
+	b.create = r
 	b.heapProfile(ctx, "end")
 	b.memoryNote()
 	return ctx.Err()

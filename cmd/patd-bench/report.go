@@ -74,24 +74,6 @@ func (b *bench) report(took time.Duration) {
 	fmt.Fprintf(w, "  the whole bench took %.0f s\n", took.Seconds())
 }
 
-func (b *bench) find(server, prefix string, conns int) *row {
-	for _, r := range b.rows {
-		if r.server == server && strings.HasPrefix(r.name, prefix) && r.conns == conns {
-			return r
-		}
-	}
-	return nil
-}
-
-func (b *bench) findExact(server, name string, conns int) *row {
-	for _, r := range b.rows {
-		if r.server == server && r.name == name && r.conns == conns {
-			return r
-		}
-	}
-	return nil
-}
-
 // targets checks issue 10's targets against this run.
 func (b *bench) targets() []string {
 	var out []string
@@ -102,28 +84,27 @@ func (b *bench) targets() []string {
 		}
 		out = append(out, verdict+" "+fmt.Sprintf(format, args...))
 	}
-	for _, conns := range []int{16, 64} {
-		if r := b.find("patd", "validate, cache hit", conns); r != nil {
+	for _, r := range b.hits {
+		rps := r.res.RPS() / r.vs.res.RPS()
+		p99 := float64(r.res.Quantile(99)) / float64(r.vs.res.Quantile(99))
+		check(rps >= 0.85, "cache hit at %d conns: %.2f of the limit's req/s (target ≥ 0.85)", r.conns, rps)
+		check(p99 <= 1.2, "cache hit at %d conns: p99 %.2f× the limit's (target ≤ 1.2×)", r.conns, p99)
+		check(r.res.NotOK() == 0, "cache hit at %d conns: %d non-2xx (target 0)", r.conns, r.res.NotOK())
+	}
+	for _, t := range []struct {
+		name string
+		r    *row
+	}{{"malformed", b.malformed}, {"random legacy", b.legacy}} {
+		if r := t.r; r != nil {
 			rps := r.res.RPS() / r.vs.res.RPS()
-			p99 := float64(r.res.Quantile(99)) / float64(r.vs.res.Quantile(99))
-			check(rps >= 0.85, "cache hit at %d conns: %.2f of the limit's req/s (target ≥ 0.85)", conns, rps)
-			check(p99 <= 1.2, "cache hit at %d conns: p99 %.2f× the limit's (target ≤ 1.2×)", conns, p99)
-			check(r.res.NotOK() == 0, "cache hit at %d conns: %d non-2xx (target 0)", conns, r.res.NotOK())
+			check(rps >= 0.9, "%s: %.2f of the limit's req/s (target ≥ 0.9)", t.name, rps)
+			check(r.lookups == 0, "%s: %d database lookups (target 0)", t.name, r.lookups)
 		}
 	}
-	for _, name := range []string{"validate, malformed", "validate, random legacy"} {
-		if r := b.find("patd", name, 16); r != nil {
-			rps := r.res.RPS() / r.vs.res.RPS()
-			check(rps >= 0.9, "%s: %.2f of the limit's req/s (target ≥ 0.9)", strings.TrimPrefix(name, "validate, "), rps)
-			check(r.lookups == 0, "%s: %d database lookups (target 0)", strings.TrimPrefix(name, "validate, "), r.lookups)
-		}
-	}
-	if r := b.find("patd", "validate, miss", 16); r != nil {
+	if r := b.miss; r != nil {
 		check(r.res.Quantile(99) < 5*time.Millisecond, "miss at 16 conns: p99 %s ms (target < 5 ms)", ms(r.res.Quantile(99)))
 	}
-	small := b.findExact("patd", "miss, cache off, 1,000 rows", 16)
-	large := b.findExact("patd", "miss, cache off, "+thousands(b.opt.rows)+" rows", 16)
-	covering := b.findExact("patd", "miss, cache off, "+thousands(b.opt.rows)+" rows, covering index", 16)
+	small, large, covering := b.small, b.large, b.covering
 	if small != nil && large != nil {
 		out = append(out, fmt.Sprintf("       miss with the cache off: 1,000 rows %.0f req/s p99 %s ms; %s rows %.0f req/s p99 %s ms (%.2f× the req/s, %.2f× the p99)",
 			small.res.RPS(), ms(small.res.Quantile(99)), thousands(b.opt.rows), large.res.RPS(), ms(large.res.Quantile(99)),
@@ -133,14 +114,14 @@ func (b *bench) targets() []string {
 		out = append(out, fmt.Sprintf("       covering index at %s rows: %.2f× the req/s, %.2f× the p99 of the unique index alone",
 			thousands(b.opt.rows), covering.res.RPS()/large.res.RPS(), float64(covering.res.Quantile(99))/float64(large.res.Quantile(99))))
 	}
-	if r := b.find("patd", "GraphQL list", 16); r != nil {
+	if r := b.list; r != nil {
 		check(r.res.Quantile(99) < 10*time.Millisecond && r.res.NotOK() == 0, "GraphQL list of 100 at 16 conns: p99 %s ms, %d bad (target < 10 ms)", ms(r.res.Quantile(99)), r.res.NotOK())
-		if f := b.find("pg", "the list's statement", 16); f != nil {
+		if f := b.floor; f != nil {
 			out = append(out, fmt.Sprintf("       its statement on PostgreSQL alone (16 callers, a pool of patd's size, alternating): %.0f lists/s, p99 %s ms; patd over it: %.2f× the req/s, %.2f× the p99",
 				f.res.RPS(), ms(f.res.Quantile(99)), r.res.RPS()/f.res.RPS(), float64(r.res.Quantile(99))/float64(f.res.Quantile(99))))
 		}
 	}
-	if r := b.find("patd", "GraphQL create", 16); r != nil {
+	if r := b.create; r != nil {
 		check(r.res.NotOK() == 0, "GraphQL create: %d bad answers (target 0)", r.res.NotOK())
 	}
 	if b.main != nil {

@@ -25,26 +25,26 @@ const benchUsers = 10_000
 // benchUser is the id of the i-th user; seed spells it in SQL.
 func benchUser(i int) string { return "bench-user-" + strconv.Itoa(i) }
 
-// seed inserts rows [from, to) of the bench's table in one statement: the
+// seed inserts rows [0, n) of the bench's table in one statement: the
 // checksums (CRC32, which PostgreSQL lacks) come from here, the rest is
 // generate-like SQL, with the token hash computed by PostgreSQL's sha256().
-func seed(ctx context.Context, db *pgx.Conn, from, to int) error {
-	sums := make([]string, 0, to-from)
-	for i := from; i < to; i++ {
+func seed(ctx context.Context, db *pgx.Conn, n int) error {
+	sums := make([]string, 0, n)
+	for i := range n {
 		t := benchToken(i)
 		sums = append(sums, t[len(t)-6:])
 	}
 	_, err := db.Exec(ctx, `
 INSERT INTO personal_access_tokens (id, user_id, name, token_hash, token_start, created_at, updated_at)
 SELECT md5('bench' || x.n)::uuid::text,
-       'bench-user-' || (x.n % $3),
+       'bench-user-' || (x.n % $2),
        'bench ' || x.n,
-       sha256(convert_to($4 || lpad(x.n::text, 25, '0') || s.sum, 'UTF8')),
-       $5,
+       sha256(convert_to($3 || lpad(x.n::text, 25, '0') || s.sum, 'UTF8')),
+       $4,
        now() - x.n * interval '1 second',
        now()
 FROM unnest($1::text[]) WITH ORDINALITY AS s(sum, k)
-CROSS JOIN LATERAL (SELECT $2::bigint + s.k - 1 AS n) AS x`, sums, from, benchUsers, token.PrefixLive+"bench", token.Start(benchToken(0)))
+CROSS JOIN LATERAL (SELECT s.k - 1 AS n) AS x`, sums, benchUsers, token.PrefixLive+"bench", token.Start(benchToken(0)))
 	return err
 }
 

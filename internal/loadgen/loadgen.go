@@ -119,12 +119,20 @@ func Run(ctx context.Context, cfg Config) *Result {
 func run(ctx context.Context, cfg Config, d time.Duration) *Result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	results := make([]*Result, cfg.Connections)
+	return Fan(cfg.Connections, func(id int, res *Result) { worker(ctx, cfg, id, res) })
+}
+
+// Fan runs loop(id, res) for ids 0 to n-1 at once, each on its own goroutine
+// and with a Result of its own, and returns their sum once every loop has
+// returned, its Elapsed the time from their start to then. A loop records
+// its calls with Record and Fail, and decides itself when to stop.
+func Fan(n int, loop func(id int, res *Result)) *Result {
+	results := make([]*Result, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range results {
 		results[i] = NewResult()
-		wg.Go(func() { worker(ctx, cfg, i, results[i]) })
+		wg.Go(func() { loop(i, results[i]) })
 	}
 	wg.Wait()
 	total := NewResult()
@@ -155,7 +163,7 @@ func worker(ctx context.Context, cfg Config, id int, res *Result) {
 				if ended(ctx) {
 					break // the run ended during the dial
 				}
-				res.fail(err)
+				res.Fail(err)
 				// Do not spin on a server that is gone.
 				time.Sleep(10 * time.Millisecond)
 				continue
@@ -168,18 +176,14 @@ func worker(ctx context.Context, cfg Config, id int, res *Result) {
 		body = b
 		if err != nil {
 			if !ended(ctx) {
-				res.fail(err)
+				res.Fail(err)
 			}
 			c.conn.Close()
 			c = nil
 			continue
 		}
-		res.Requests++
 		res.Status[status]++
-		_ = res.Latency.RecordValue(int64(elapsed))
-		if !cfg.Check(status, b) {
-			res.Failed++
-		}
+		res.Record(elapsed, cfg.Check(status, b))
 		if !keep {
 			c.conn.Close()
 			c = nil
@@ -197,7 +201,18 @@ func ended(ctx context.Context) bool {
 	return ok && !time.Now().Before(d)
 }
 
-func (r *Result) fail(err error) {
+// Record counts one call that got an answer, which took elapsed; ok: the
+// answer was a success.
+func (r *Result) Record(elapsed time.Duration, ok bool) {
+	r.Requests++
+	_ = r.Latency.RecordValue(int64(elapsed))
+	if !ok {
+		r.Failed++
+	}
+}
+
+// Fail counts one call that got no answer, keeping the first such error.
+func (r *Result) Fail(err error) {
 	r.Errors++
 	if r.FirstError == nil {
 		r.FirstError = err
