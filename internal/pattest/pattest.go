@@ -377,28 +377,29 @@ type GraphQLError struct {
 func (e GraphQLError) Code() string { s, _ := e.Extensions["code"].(string); return s }
 
 // GraphQL posts a query with variables, authenticated by bearer when not
-// empty, failing t when there is no GraphQL answer. t is the calling test's,
-// not the replica's, so that parallel subtests can use it.
-func (r *Replica) GraphQL(t testing.TB, bearer, query string, vars map[string]any) GraphQLResult {
+// empty and with any extra headers ("Name: value"), failing t when there is
+// no GraphQL answer. t is the calling test's, not the replica's, so that
+// parallel subtests can use it.
+func (r *Replica) GraphQL(t testing.TB, bearer, query string, vars map[string]any, headers ...string) GraphQLResult {
 	t.Helper()
 	authz := ""
 	if bearer != "" {
 		authz = "Bearer " + bearer
 	}
-	res, err := r.PostGraphQL(authz, query, vars)
+	res, err := r.PostGraphQL(authz, query, vars, headers...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
-// PostGraphQL posts a query with variables and the Authorization header
-// value authz ("" for none: tests of odd headers give it whole). It never
-// touches a testing.T, so goroutines may call it.
-func (r *Replica) PostGraphQL(authz, query string, vars map[string]any) (GraphQLResult, error) {
-	var headers []string
+// PostGraphQL posts a query with variables, the Authorization header value
+// authz ("" for none: tests of odd headers give it whole) and any extra
+// headers ("Name: value"). It never touches a testing.T, so goroutines may
+// call it.
+func (r *Replica) PostGraphQL(authz, query string, vars map[string]any, headers ...string) (GraphQLResult, error) {
 	if authz != "" {
-		headers = append(headers, "Authorization: "+authz)
+		headers = append(headers[:len(headers):len(headers)], "Authorization: "+authz)
 	}
 	resp, err := r.Send(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
 	if err != nil {
