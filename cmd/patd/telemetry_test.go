@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -144,25 +143,8 @@ func serveTraced(t *testing.T, traceID, parentID string) {
 	t.Setenv("JWT_SECRET", jwtSecret)
 	t.Setenv("AUTH_SERVICE_SECRET", "otel-test-service-secret-0123456789abcdef")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, &out, &errOut) }()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	pattest.Eventually(t, 20*time.Second, func() (bool, string) {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, errOut.String())
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	srv := startServe(t, base)
 
 	jwt, err := auth.SignSession(auth.JWTConfig{Secret: []byte(jwtSecret), Issuer: "alternatefutures-auth", Audience: "alternatefutures-app"}, "user-otlp", time.Hour)
 	if err != nil {
@@ -183,14 +165,8 @@ func serveTraced(t *testing.T, traceID, parentID string) {
 		t.Fatalf("GraphQL: %d %s", resp.StatusCode, body)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v\n%s", err, errOut.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := srv.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s", err, srv.errOut.String())
 	}
 }
 

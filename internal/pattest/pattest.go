@@ -462,17 +462,28 @@ func (r Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body
 // revocations.
 func (r *Replica) waitReady() {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	WaitReady(r.t, r.URL, 10*time.Second)
+}
+
+// WaitReady polls baseURL's /readyz until it answers 200, failing t if that
+// takes longer than within.
+func WaitReady(t testing.TB, baseURL string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		resp, err := http.Get(r.URL + "/readyz")
-		if err == nil {
+		resp, err := http.Get(baseURL + "/readyz")
+		last := ""
+		if err != nil {
+			last = err.Error()
+		} else {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = resp.Status
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("replica at %s not ready after 10s (last error %v)", r.URL, err)
+			t.Fatalf("%s not ready after %s (last: %s)", baseURL, within, last)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
