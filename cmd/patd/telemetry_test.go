@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -105,7 +106,7 @@ func (rc *receiver) spans() []exportedSpan {
 				for _, s := range ss.GetSpans() {
 					out = append(out, exportedSpan{
 						name: s.GetName(), service: service,
-						traceID: hexOf(s.GetTraceId()), parent: hexOf(s.GetParentSpanId()),
+						traceID: hex.EncodeToString(s.GetTraceId()), parent: hex.EncodeToString(s.GetParentSpanId()),
 					})
 				}
 			}
@@ -121,15 +122,6 @@ func stringAttr(attrs []*commonpb.KeyValue, key string) string {
 		}
 	}
 	return ""
-}
-
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
 }
 
 // serveTraced runs `patd serve` with the environment set by the caller, sends
