@@ -357,6 +357,23 @@ func (r *Replica) CreateToken(t testing.TB, user, name string, expiresAt *time.T
 	return out.C.ID, out.C.Token
 }
 
+// SDL returns the replica's `_service { sdl }`, the document a router's
+// composition gets, failing t when it is empty.
+func (r *Replica) SDL(t testing.TB) string {
+	t.Helper()
+	res := r.GraphQL(t, "", `{ _service { sdl } }`, nil).OK(t)
+	var out struct {
+		Service struct {
+			SDL string `json:"sdl"`
+		} `json:"_service"`
+	}
+	res.Decode(t, &out)
+	if strings.TrimSpace(out.Service.SDL) == "" {
+		t.Fatalf("_service { sdl } is empty: %s", res.Data)
+	}
+	return out.Service.SDL
+}
+
 // GraphQLResult is a GraphQL answer.
 type GraphQLResult struct {
 	Status int
