@@ -13,7 +13,7 @@ import (
 // the public port; an address beyond loopback stops patd at start.
 func TestServePprofAddr(t *testing.T) {
 	cleanEnv(t, pattest.Database(t))
-	port, pprofPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	port, pprofPort := strconv.Itoa(pattest.FreePort(t)), strconv.Itoa(pattest.FreePort(t))
 	t.Setenv("PORT", port)
 	t.Setenv("PATD_ENV", "development")
 	t.Setenv("BIND_ADDR", "127.0.0.1")

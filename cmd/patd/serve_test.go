@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,16 +12,6 @@ import (
 
 	"github.com/alternatefutures/patd/internal/pattest"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // serving is a `patd serve` run by a test.
 type serving struct {
@@ -82,7 +71,7 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 // and ends serve with no error, so the process exits 0.
 func TestServeShutsDownCleanly(t *testing.T) {
 	cleanEnv(t, pattest.Database(t))
-	port := freePort(t)
+	port := pattest.FreePort(t)
 	t.Setenv("PORT", strconv.Itoa(port))
 	t.Setenv("PATD_ENV", "development") // generates secrets, prints help
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
@@ -116,7 +105,7 @@ func TestServeShutsDownCleanly(t *testing.T) {
 // answers 404, in JSON like every other answer.
 func TestServeBindAndMetricsAddr(t *testing.T) {
 	cleanEnv(t, pattest.Database(t))
-	port, metricsPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	port, metricsPort := strconv.Itoa(pattest.FreePort(t)), strconv.Itoa(pattest.FreePort(t))
 	t.Setenv("PORT", port)
 	t.Setenv("PATD_ENV", "development")
 	// Another loopback address (Linux routes all of 127/8 to lo), so that

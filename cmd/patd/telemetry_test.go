@@ -130,7 +130,7 @@ func stringAttr(attrs []*commonpb.KeyValue, key string) string {
 func serveTraced(t *testing.T, traceID, parentID string) {
 	t.Helper()
 	const jwtSecret = "otel-test-jwt-secret-0123456789abcdef"
-	port := freePort(t)
+	port := pattest.FreePort(t)
 	t.Setenv("PORT", strconv.Itoa(port))
 	t.Setenv("JWT_SECRET", jwtSecret)
 	t.Setenv("AUTH_SERVICE_SECRET", "otel-test-service-secret-0123456789abcdef")

@@ -62,6 +62,17 @@ func Unique(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
+// FreePort returns a loopback port that nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // Database creates an empty database for t and returns its URL. The database
 // is dropped when t ends.
 func Database(t testing.TB) string {
@@ -140,20 +151,41 @@ type Replica struct {
 	t      testing.TB
 
 	queries *queryCounter
-	logs    *logLines
+	logs    *LogBuffer
 	stop    func()
 }
 
 // Logs returns the lines the replica has logged so far (WARN and above).
-func (r *Replica) Logs() []string {
-	r.logs.mu.Lock()
-	defer r.logs.mu.Unlock()
-	return append([]string(nil), r.logs.lines...)
+func (r *Replica) Logs() []string { return r.logs.Lines() }
+
+// LogBuffer is a log destination that a test reads while other goroutines
+// write to it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns all that has been written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Lines returns what has been written so far, a line each, without the
+// newlines.
+func (b *LogBuffer) Lines() []string {
+	s := strings.TrimSuffix(b.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 // Stop shuts the replica down as SIGTERM would: in-flight requests finish and
@@ -224,7 +256,7 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 func StartWith(t testing.TB, cfg *config.Config, opts server.Options) *Replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logLines{}
+	logs := &LogBuffer{}
 	log := logging.New(testWriter{t: t, logs: logs}, slog.LevelWarn)
 	tracer := &queryCounter{}
 	opts.QueryTracer = tracer
@@ -455,19 +487,16 @@ func (g GraphQLResult) OK(t testing.TB) GraphQLResult {
 	return g
 }
 
-// testWriter writes a replica's log to its test's log, and keeps the lines
-// for Logs. The JSON handler writes one line per call.
+// testWriter writes a replica's log to its test's log, and keeps it for
+// Logs. The JSON handler writes one line per call.
 type testWriter struct {
 	t    testing.TB
-	logs *logLines
+	logs *LogBuffer
 }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	line := strings.TrimRight(string(p), "\n")
-	w.logs.mu.Lock()
-	w.logs.lines = append(w.logs.lines, line)
-	w.logs.mu.Unlock()
-	w.t.Log(line)
+	_, _ = w.logs.Write(p)
+	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
