@@ -38,7 +38,7 @@ func TestUserTokensOfRepeatedRepresentationsCostOneRead(t *testing.T) {
 		... on User { id personalAccessTokens(first: 2) { totalCount data { name } pageInfo { hasNextPage } } } } }`
 
 	before := tokenPageStatements(r)
-	res, _ := askGraphQL(t, r, jwt, q, map[string]any{"r": reps})
+	res := r.GraphQL(t, jwt, q, map[string]any{"r": reps})
 	// The page is full, so its total is a second statement: two in all.
 	if got := tokenPageStatements(r) - before; got != 2 {
 		t.Errorf("%d representations of one user sent %d token page statements, want 2 (page, then total)", n, got)
@@ -78,7 +78,7 @@ func TestUserTokensOfRepeatedRepresentationsCostOneRead(t *testing.T) {
 
 	// A different page of the same user is a different read.
 	before = tokenPageStatements(r)
-	res, _ = askGraphQL(t, r, jwt, `query($r: [_Any!]!) { _entities(representations: $r) {
+	res = r.GraphQL(t, jwt, `query($r: [_Any!]!) { _entities(representations: $r) {
 		... on User { a: personalAccessTokens(first: 1) { totalCount } b: personalAccessTokens(first: 3) { totalCount } } } }`,
 		map[string]any{"r": reps[:n]})
 	if len(res.Errors) > 0 {

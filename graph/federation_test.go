@@ -3,7 +3,6 @@ package graph_test
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,35 +20,14 @@ const composeScript = "../test/federation/compose.mjs"
 // document the router's composition gets.
 func serviceSDL(t *testing.T) string {
 	t.Helper()
-	r := pattest.Start(t, pattest.Config(t))
-	res := r.GraphQL(t, "", `{ _service { sdl } }`, nil).OK(t)
-	var out struct {
-		Service struct {
-			SDL string `json:"sdl"`
-		} `json:"_service"`
-	}
-	res.Decode(t, &out)
-	if strings.TrimSpace(out.Service.SDL) == "" {
-		t.Fatalf("_service { sdl } is empty: %s", res.Data)
-	}
-	return out.Service.SDL
+	return pattest.Start(t, pattest.Config(t)).SDL(t)
 }
 
 // requireNode fails (CI must not silently skip composition) when node or the
 // test/federation dependencies are missing.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not on PATH (%v): install Node.js >= 18 and run `make federation-deps`", err)
-	}
-	for _, dep := range []string{"@apollo/composition", "graphql"} {
-		p := filepath.Join("..", "test", "federation", "node_modules", filepath.FromSlash(dep), "package.json")
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is not installed in test/federation/node_modules (%v): run `make federation-deps`", dep, err)
-		}
-	}
-	return node
+	return pattest.RequireNode(t, filepath.Join("..", "test", "federation"), "federation-deps")
 }
 
 // compose runs compose.mjs with sdl on stdin and returns node's combined

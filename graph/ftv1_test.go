@@ -52,11 +52,11 @@ func TestFederatedTracing(t *testing.T) {
 	mustCreate(t, r, jwt, "traced")
 	const q = `{ personalAccessTokens(first: 5) { totalCount data { name } } }`
 
-	res, resp := askGraphQL(t, r, jwt, q, nil, "apollo-federation-include-trace: ftv1")
+	res := r.GraphQL(t, jwt, q, nil, "apollo-federation-include-trace: ftv1")
 	ok(t, res)
-	tr := ftv1(t, resp.Body)
+	tr := ftv1(t, res.Body)
 	if tr == nil {
-		t.Fatalf("no extensions.ftv1 in %s", resp.Body)
+		t.Fatalf("no extensions.ftv1 in %s", res.Body)
 	}
 	if tr.GetStartTime() == nil || tr.GetEndTime() == nil || tr.GetDurationNs() == 0 ||
 		tr.GetEndTime().AsTime().Before(tr.GetStartTime().AsTime()) {
@@ -75,11 +75,11 @@ func TestFederatedTracing(t *testing.T) {
 	}
 
 	// Errors are in the trace, their messages masked.
-	res, resp = askGraphQL(t, r, "", q, nil, "apollo-federation-include-trace: ftv1")
+	res = r.GraphQL(t, "", q, nil, "apollo-federation-include-trace: ftv1")
 	wantError(t, res, "UNAUTHENTICATED")
-	tr = ftv1(t, resp.Body)
+	tr = ftv1(t, res.Body)
 	if tr == nil {
-		t.Fatalf("no extensions.ftv1 for a failed operation: %s", resp.Body)
+		t.Fatalf("no extensions.ftv1 for a failed operation: %s", res.Body)
 	}
 	failed := child(tr.GetRoot(), "personalAccessTokens")
 	if failed == nil || len(failed.GetError()) != 1 || failed.GetError()[0].GetMessage() != "<masked>" {
@@ -88,9 +88,9 @@ func TestFederatedTracing(t *testing.T) {
 
 	// Without the header (or with another value), no trace.
 	for _, h := range []string{"", "apollo-federation-include-trace: ftv2"} {
-		res, resp := askGraphQL(t, r, jwt, q, nil, h)
+		res := r.GraphQL(t, jwt, q, nil, h)
 		ok(t, res)
-		if tr := ftv1(t, resp.Body); tr != nil {
+		if tr := ftv1(t, res.Body); tr != nil {
 			t.Errorf("header %q: got extensions.ftv1", h)
 		}
 	}

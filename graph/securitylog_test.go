@@ -45,8 +45,8 @@ func eventsPage(t *testing.T, r *pattest.Replica, bearer string, first int, afte
 	if after != "" {
 		vars["after"] = after
 	}
-	res, raw := askGraphQL(t, r, bearer, eventsQuery, vars)
-	if m := secretRE.FindString(string(raw.Body)); m != "" {
+	res := r.GraphQL(t, bearer, eventsQuery, vars)
+	if m := secretRE.FindString(string(res.Body)); m != "" {
 		t.Fatalf("the security log holds something shaped like a token: %s", m)
 	}
 	var out struct {
@@ -67,7 +67,7 @@ const historyUserAgent = "EventsTest/1.0"
 
 func (h history) mutate(query string, vars map[string]any, out any) {
 	h.t.Helper()
-	res, _ := askGraphQL(h.t, h.r, h.jwt, query, vars, "User-Agent: "+historyUserAgent)
+	res := h.r.GraphQL(h.t, h.jwt, query, vars, "User-Agent: "+historyUserAgent)
 	decode(h.t, res, out)
 }
 
@@ -235,22 +235,22 @@ func TestSecurityLogRefusals(t *testing.T) {
 	mustCreate(t, r, jwt, "one")
 	mustCreate(t, r, jwt, "two")
 
-	res, _ := askGraphQL(t, r, "", eventsQuery, nil)
+	res := r.GraphQL(t, "", eventsQuery, nil)
 	wantError(t, res, "UNAUTHENTICATED")
 	wantNullData(t, res, "personalAccessTokenEvents")
 
 	for _, first := range []int{0, -1, 501} {
-		res, _ := askGraphQL(t, r, jwt, eventsQuery, map[string]any{"first": first})
+		res := r.GraphQL(t, jwt, eventsQuery, map[string]any{"first": first})
 		wantInputError(t, res, "INVALID_PAGINATION")
 	}
 	// A token list cursor is not an event cursor, nor is garbage.
 	tokens := listPage(t, r, jwt, 1, "")
 	for _, after := range []string{*tokens.PageInfo.EndCursor, "not-a-cursor"} {
-		res, _ := askGraphQL(t, r, jwt, eventsQuery, map[string]any{"first": 1, "after": after})
+		res := r.GraphQL(t, jwt, eventsQuery, map[string]any{"first": 1, "after": after})
 		wantInputError(t, res, "INVALID_PAGINATION")
 	}
 	// The default page is 50.
-	res, _ = askGraphQL(t, r, jwt, `{ personalAccessTokenEvents { totalCount data { id } } }`, nil)
+	res = r.GraphQL(t, jwt, `{ personalAccessTokenEvents { totalCount data { id } } }`, nil)
 	var out struct {
 		P eventPage `json:"personalAccessTokenEvents"`
 	}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/alternatefutures/patd/internal/pattest"
 )
@@ -16,29 +13,13 @@ import (
 // the public port; an address beyond loopback stops patd at start.
 func TestServePprofAddr(t *testing.T) {
 	cleanEnv(t, pattest.Database(t))
-	port, pprofPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	port, pprofPort := strconv.Itoa(pattest.FreePort(t)), strconv.Itoa(pattest.FreePort(t))
 	t.Setenv("PORT", port)
 	t.Setenv("PATD_ENV", "development")
 	t.Setenv("BIND_ADDR", "127.0.0.1")
 	t.Setenv("PPROF_ADDR", "127.0.0.1:"+pprofPort)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
 	public := "http://127.0.0.1:" + port
-	pattest.Eventually(t, 20*time.Second, func() (bool, string) {
-		resp, err := http.Get(public + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	startServe(t, public)
 
 	status, _, body := get(t, "http://127.0.0.1:"+pprofPort+"/debug/pprof/heap?debug=1")
 	if status != http.StatusOK || !strings.Contains(body, "heap profile") {

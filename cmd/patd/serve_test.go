@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,14 +13,49 @@ import (
 	"github.com/alternatefutures/patd/internal/pattest"
 )
 
-func freePort(t *testing.T) int {
+// serving is a `patd serve` run by a test.
+type serving struct {
+	out, errOut bytes.Buffer // what serve wrote: read them once it has stopped
+	cancel      context.CancelFunc
+	done        chan error
+	stopped     bool // stop was called
+	err         error
+}
+
+// startServe runs `patd serve` with the environment the caller has set, and
+// returns once base answers /readyz. Serve runs until stop, or until the test
+// ends, when an error it ends with fails the test.
+func startServe(t *testing.T, base string) *serving {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- run(ctx, []string{"serve"}, &s.out, &s.errOut) }()
+	t.Cleanup(func() {
+		if s.stopped {
+			return
+		}
+		if err := s.stop(t, 30*time.Second); err != nil {
+			t.Errorf("serve ended with %v\n%s", err, s.errOut.String())
+		}
+	})
+	pattest.WaitReady(t, base, 20*time.Second)
+	return s
+}
+
+// stop ends serve as SIGTERM would (the context main cancels on it) and
+// returns the error it ended with, failing t if it takes longer than within.
+func (s *serving) stop(t *testing.T, within time.Duration) error {
+	t.Helper()
+	if !s.stopped {
+		s.stopped = true
+		s.cancel()
+		select {
+		case s.err = <-s.done:
+		case <-time.After(within):
+			t.Fatal("serve did not stop")
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return s.err
 }
 
 // Production refuses to start half-configured, naming what is missing.
@@ -37,23 +71,11 @@ func TestServeRefusesMissingSecrets(t *testing.T) {
 // and ends serve with no error, so the process exits 0.
 func TestServeShutsDownCleanly(t *testing.T) {
 	cleanEnv(t, pattest.Database(t))
-	port := freePort(t)
+	port := pattest.FreePort(t)
 	t.Setenv("PORT", strconv.Itoa(port))
 	t.Setenv("PATD_ENV", "development") // generates secrets, prints help
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, &out, &errOut) }()
-
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	pattest.Eventually(t, 20*time.Second, func() (bool, string) {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	srv := startServe(t, base)
 	// A slow request in flight when the signal comes still gets its answer.
 	slow := make(chan int, 1)
 	go func() {
@@ -67,20 +89,14 @@ func TestServeShutsDownCleanly(t *testing.T) {
 		slow <- resp.StatusCode
 	}()
 	time.Sleep(100 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve ended with %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := srv.stop(t, 15*time.Second); err != nil {
+		t.Fatalf("serve ended with %v", err)
 	}
 	if status := <-slow; status != http.StatusOK {
 		t.Errorf("the in-flight request got %d", status)
 	}
-	if !strings.Contains(out.String(), "export JWT=") {
-		t.Errorf("development mode printed no dev JWT:\n%s", out.String())
+	if !strings.Contains(srv.out.String(), "export JWT=") {
+		t.Errorf("development mode printed no dev JWT:\n%s", srv.out.String())
 	}
 }
 
@@ -89,32 +105,15 @@ func TestServeShutsDownCleanly(t *testing.T) {
 // answers 404, in JSON like every other answer.
 func TestServeBindAndMetricsAddr(t *testing.T) {
 	cleanEnv(t, pattest.Database(t))
-	port, metricsPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	port, metricsPort := strconv.Itoa(pattest.FreePort(t)), strconv.Itoa(pattest.FreePort(t))
 	t.Setenv("PORT", port)
 	t.Setenv("PATD_ENV", "development")
 	// Another loopback address (Linux routes all of 127/8 to lo), so that
 	// the default address 127.0.0.1 can be seen not to listen.
 	t.Setenv("BIND_ADDR", "127.0.0.2")
 	t.Setenv("METRICS_ADDR", "127.0.0.1:"+metricsPort)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
-
 	public := "http://127.0.0.2:" + port
-	pattest.Eventually(t, 20*time.Second, func() (bool, string) {
-		resp, err := http.Get(public + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	startServe(t, public)
 	if resp, err := http.Get("http://127.0.0.1:" + port + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Errorf("BIND_ADDR=127.0.0.2, yet 127.0.0.1:%s answers %s", port, resp.Status)

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -106,7 +106,7 @@ func (rc *receiver) spans() []exportedSpan {
 				for _, s := range ss.GetSpans() {
 					out = append(out, exportedSpan{
 						name: s.GetName(), service: service,
-						traceID: hexOf(s.GetTraceId()), parent: hexOf(s.GetParentSpanId()),
+						traceID: hex.EncodeToString(s.GetTraceId()), parent: hex.EncodeToString(s.GetParentSpanId()),
 					})
 				}
 			}
@@ -124,45 +124,19 @@ func stringAttr(attrs []*commonpb.KeyValue, key string) string {
 	return ""
 }
 
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
-
 // serveTraced runs `patd serve` with the environment set by the caller, sends
 // one traced GraphQL request, and stops it as SIGTERM would; the spans are
 // exported by then.
 func serveTraced(t *testing.T, traceID, parentID string) {
 	t.Helper()
 	const jwtSecret = "otel-test-jwt-secret-0123456789abcdef"
-	port := freePort(t)
+	port := pattest.FreePort(t)
 	t.Setenv("PORT", strconv.Itoa(port))
 	t.Setenv("JWT_SECRET", jwtSecret)
 	t.Setenv("AUTH_SERVICE_SECRET", "otel-test-service-secret-0123456789abcdef")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, &out, &errOut) }()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	pattest.Eventually(t, 20*time.Second, func() (bool, string) {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, errOut.String())
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	srv := startServe(t, base)
 
 	jwt, err := auth.SignSession(auth.JWTConfig{Secret: []byte(jwtSecret), Issuer: "alternatefutures-auth", Audience: "alternatefutures-app"}, "user-otlp", time.Hour)
 	if err != nil {
@@ -183,14 +157,8 @@ func serveTraced(t *testing.T, traceID, parentID string) {
 		t.Fatalf("GraphQL: %d %s", resp.StatusCode, body)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v\n%s", err, errOut.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := srv.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s", err, srv.errOut.String())
 	}
 }
 

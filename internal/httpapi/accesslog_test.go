@@ -1,18 +1,19 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/alternatefutures/patd/internal/httpapi"
 	"github.com/alternatefutures/patd/internal/logging"
+	"github.com/alternatefutures/patd/internal/pattest"
 )
 
 // accessLine is what the tests read of an access-log line.
@@ -24,22 +25,10 @@ type accessLine struct {
 	ID     string `json:"request_id"`
 }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) lines(t *testing.T) []accessLine {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// accessLines returns the access-log lines written to logs so far.
+func accessLines(t *testing.T, logs *pattest.LogBuffer) []accessLine {
 	var out []accessLine
-	for _, s := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, s := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if s == "" {
 			continue
 		}
@@ -55,23 +44,12 @@ func (l *logBuffer) lines(t *testing.T) []accessLine {
 }
 
 // statusServer answers with the status named by ?s= (200 when none).
-func statusServer(sample float64) (http.Handler, *logBuffer) {
-	logs := &logBuffer{}
+func statusServer(sample float64) (http.Handler, *pattest.LogBuffer) {
+	logs := &pattest.LogBuffer{}
 	answer := func(w http.ResponseWriter, r *http.Request) {
-		status := http.StatusOK
-		switch r.URL.Query().Get("s") {
-		case "401":
-			status = http.StatusUnauthorized
-		case "403":
-			status = http.StatusForbidden
-		case "429":
-			status = http.StatusTooManyRequests
-		case "400":
-			status = http.StatusBadRequest
-		case "500":
-			status = http.StatusInternalServerError
-		case "503":
-			status = http.StatusServiceUnavailable
+		status, err := strconv.Atoi(r.URL.Query().Get("s"))
+		if err != nil {
+			status = http.StatusOK
 		}
 		w.WriteHeader(status)
 	}
@@ -103,7 +81,7 @@ func TestAccessLogValidateSampledOut(t *testing.T) {
 			}
 		}
 	}
-	if got := logs.lines(t); len(got) != 0 {
+	if got := accessLines(t, logs); len(got) != 0 {
 		t.Fatalf("sampled-out validate answers logged: %+v", got)
 	}
 
@@ -113,7 +91,7 @@ func TestAccessLogValidateSampledOut(t *testing.T) {
 	serve(h, http.MethodPost, "/validate?s=400")
 	serve(h, http.MethodGet, "/api/tokens?s=200")
 	serve(h, http.MethodGet, "/api/tokens?s=401")
-	got := logs.lines(t)
+	got := accessLines(t, logs)
 	want := []accessLine{
 		{Level: "ERROR", Route: "POST /validate", Status: 500},
 		{Level: "ERROR", Route: "POST /tokens/validate", Status: 503},
@@ -139,7 +117,7 @@ func TestAccessLogValidateSampled(t *testing.T) {
 		serve(h, http.MethodPost, "/validate")
 		serve(h, http.MethodPost, "/validate?s=401")
 	}
-	if n := len(logs.lines(t)); n != 40 {
+	if n := len(accessLines(t, logs)); n != 40 {
 		t.Errorf("sample 1: %d lines for 40 answers", n)
 	}
 
@@ -150,7 +128,7 @@ func TestAccessLogValidateSampled(t *testing.T) {
 	}
 	// Binomial(4000, 0.25): mean 1000, standard deviation 27; ±200 is over
 	// seven of them.
-	if got := len(logs.lines(t)); got < 800 || got > 1200 {
+	if got := len(accessLines(t, logs)); got < 800 || got > 1200 {
 		t.Errorf("sample 0.25: %d lines for %d answers", got, n)
 	}
 }
@@ -182,7 +160,7 @@ func TestRequestIDsUnique(t *testing.T) {
 		seen[id] = true
 	}
 
-	trusted := httpapi.WithRequestInfo(logging.New(&logBuffer{}, slog.LevelInfo),
+	trusted := httpapi.WithRequestInfo(logging.New(&pattest.LogBuffer{}, slog.LevelInfo),
 		[]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, httpapi.AccessLog{}, http.NotFoundHandler())
 	req := httptest.NewRequest(http.MethodGet, "/", nil) // from 192.0.2.1
 	req.Header.Set("X-Request-Id", "proxy-given-id")

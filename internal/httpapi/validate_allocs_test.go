@@ -1,13 +1,8 @@
 package httpapi_test
 
 import (
-	"bytes"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-
-	"github.com/alternatefutures/patd/internal/pattest"
 )
 
 // A cached validation, through every middleware of the route table, makes at
@@ -20,22 +15,10 @@ func TestValidateAllocations(t *testing.T) {
 	}
 	// Not parallel: AllocsPerRun counts every goroutine's allocations.
 	r, secret := benchReplica(t)
-	h := r.Server.Handler()
-	body := []byte(`{"token":"` + secret + `"}`)
-	req := httptest.NewRequest(http.MethodPost, "/validate", nil)
-	req.Header.Set("Authorization", "Bearer "+pattest.ServiceSecret)
-	req.ContentLength = int64(len(body))
-	rd := bytes.NewReader(body)
-	rc := io.NopCloser(rd)
-	w := &discard{h: http.Header{}}
+	call := validateCall(r.Server.Handler(), secret)
 	serve := func() {
-		rd.Reset(body)
-		req.Body = rc
-		clear(w.h)
-		w.status = 0
-		h.ServeHTTP(w, req)
-		if w.status != http.StatusOK {
-			t.Fatalf("status %d", w.status)
+		if status := call(); status != http.StatusOK {
+			t.Fatalf("status %d", status)
 		}
 	}
 	serve() // cached from here on

@@ -62,6 +62,17 @@ func Unique(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
+// FreePort returns a loopback port that nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // Database creates an empty database for t and returns its URL. The database
 // is dropped when t ends.
 func Database(t testing.TB) string {
@@ -140,20 +151,41 @@ type Replica struct {
 	t      testing.TB
 
 	queries *queryCounter
-	logs    *logLines
+	logs    *LogBuffer
 	stop    func()
 }
 
 // Logs returns the lines the replica has logged so far (WARN and above).
-func (r *Replica) Logs() []string {
-	r.logs.mu.Lock()
-	defer r.logs.mu.Unlock()
-	return append([]string(nil), r.logs.lines...)
+func (r *Replica) Logs() []string { return r.logs.Lines() }
+
+// LogBuffer is a log destination that a test reads while other goroutines
+// write to it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns all that has been written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Lines returns what has been written so far, a line each, without the
+// newlines.
+func (b *LogBuffer) Lines() []string {
+	s := strings.TrimSuffix(b.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 // Stop shuts the replica down as SIGTERM would: in-flight requests finish and
@@ -224,7 +256,7 @@ func Start(t testing.TB, cfg *config.Config) *Replica {
 func StartWith(t testing.TB, cfg *config.Config, opts server.Options) *Replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logLines{}
+	logs := &LogBuffer{}
 	log := logging.New(testWriter{t: t, logs: logs}, slog.LevelWarn)
 	tracer := &queryCounter{}
 	opts.QueryTracer = tracer
@@ -357,6 +389,23 @@ func (r *Replica) CreateToken(t testing.TB, user, name string, expiresAt *time.T
 	return out.C.ID, out.C.Token
 }
 
+// SDL returns the replica's `_service { sdl }`, the document a router's
+// composition gets, failing t when it is empty.
+func (r *Replica) SDL(t testing.TB) string {
+	t.Helper()
+	res := r.GraphQL(t, "", `{ _service { sdl } }`, nil).OK(t)
+	var out struct {
+		Service struct {
+			SDL string `json:"sdl"`
+		} `json:"_service"`
+	}
+	res.Decode(t, &out)
+	if strings.TrimSpace(out.Service.SDL) == "" {
+		t.Fatalf("_service { sdl } is empty: %s", res.Data)
+	}
+	return out.Service.SDL
+}
+
 // GraphQLResult is a GraphQL answer.
 type GraphQLResult struct {
 	Status int
@@ -377,28 +426,29 @@ type GraphQLError struct {
 func (e GraphQLError) Code() string { s, _ := e.Extensions["code"].(string); return s }
 
 // GraphQL posts a query with variables, authenticated by bearer when not
-// empty, failing t when there is no GraphQL answer. t is the calling test's,
-// not the replica's, so that parallel subtests can use it.
-func (r *Replica) GraphQL(t testing.TB, bearer, query string, vars map[string]any) GraphQLResult {
+// empty and with any extra headers ("Name: value"), failing t when there is
+// no GraphQL answer. t is the calling test's, not the replica's, so that
+// parallel subtests can use it.
+func (r *Replica) GraphQL(t testing.TB, bearer, query string, vars map[string]any, headers ...string) GraphQLResult {
 	t.Helper()
 	authz := ""
 	if bearer != "" {
 		authz = "Bearer " + bearer
 	}
-	res, err := r.PostGraphQL(authz, query, vars)
+	res, err := r.PostGraphQL(authz, query, vars, headers...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
-// PostGraphQL posts a query with variables and the Authorization header
-// value authz ("" for none: tests of odd headers give it whole). It never
-// touches a testing.T, so goroutines may call it.
-func (r *Replica) PostGraphQL(authz, query string, vars map[string]any) (GraphQLResult, error) {
-	var headers []string
+// PostGraphQL posts a query with variables, the Authorization header value
+// authz ("" for none: tests of odd headers give it whole) and any extra
+// headers ("Name: value"). It never touches a testing.T, so goroutines may
+// call it.
+func (r *Replica) PostGraphQL(authz, query string, vars map[string]any, headers ...string) (GraphQLResult, error) {
 	if authz != "" {
-		headers = append(headers, "Authorization: "+authz)
+		headers = append(headers[:len(headers):len(headers)], "Authorization: "+authz)
 	}
 	resp, err := r.Send(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars}, headers...)
 	if err != nil {
@@ -437,19 +487,16 @@ func (g GraphQLResult) OK(t testing.TB) GraphQLResult {
 	return g
 }
 
-// testWriter writes a replica's log to its test's log, and keeps the lines
-// for Logs. The JSON handler writes one line per call.
+// testWriter writes a replica's log to its test's log, and keeps it for
+// Logs. The JSON handler writes one line per call.
 type testWriter struct {
 	t    testing.TB
-	logs *logLines
+	logs *LogBuffer
 }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	line := strings.TrimRight(string(p), "\n")
-	w.logs.mu.Lock()
-	w.logs.lines = append(w.logs.lines, line)
-	w.logs.mu.Unlock()
-	w.t.Log(line)
+	_, _ = w.logs.Write(p)
+	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
@@ -461,17 +508,28 @@ func (r Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body
 // revocations.
 func (r *Replica) waitReady() {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	WaitReady(r.t, r.URL, 10*time.Second)
+}
+
+// WaitReady polls baseURL's /readyz until it answers 200, failing t if that
+// takes longer than within.
+func WaitReady(t testing.TB, baseURL string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		resp, err := http.Get(r.URL + "/readyz")
-		if err == nil {
+		resp, err := http.Get(baseURL + "/readyz")
+		last := ""
+		if err != nil {
+			last = err.Error()
+		} else {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = resp.Status
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("replica at %s not ready after 10s (last error %v)", r.URL, err)
+			t.Fatalf("%s not ready after %s (last: %s)", baseURL, within, last)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

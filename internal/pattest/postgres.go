@@ -32,7 +32,7 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	p := &Postgres{Port: freePort(t), t: t, dir: filepath.Join(base, "data"), bin: filepath.Dir(matches[0])}
+	p := &Postgres{Port: FreePort(t), t: t, dir: filepath.Join(base, "data"), bin: filepath.Dir(matches[0])}
 	p.asRoot("chown", "-R", "postgres", base) // as root: the one step that is not postgres's own
 	p.run(filepath.Join(p.bin, "initdb"), "-D", p.dir, "-A", "trust", "-U", "postgres", "--no-sync")
 	p.Start()

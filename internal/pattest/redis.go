@@ -3,7 +3,6 @@ package pattest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,7 +27,7 @@ func StartRedis(t testing.TB, extra ...string) *RedisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not installed (make services installs it): %v", err)
 	}
-	s := &RedisServer{t: t, Port: freePort(t)}
+	s := &RedisServer{t: t, Port: FreePort(t)}
 	s.args = append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir()}, extra...)
 	s.Start()
@@ -78,7 +77,7 @@ func StartRedisCluster(t testing.TB, n int) string {
 	for i := range nodes {
 		// The bus port is chosen too: port+10000 may be taken or out of range.
 		nodes[i] = StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "2000", "--cluster-port", strconv.Itoa(freePort(t)))
+			"--cluster-node-timeout", "2000", "--cluster-port", strconv.Itoa(FreePort(t)))
 		addrs[i] = nodes[i].Addr()
 	}
 	out, err := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, addrs...),
@@ -109,14 +108,4 @@ func StartRedisCluster(t testing.TB, n int) string {
 		u += "addr=" + a
 	}
 	return u
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -1,14 +1,12 @@
 package webhooks_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +15,6 @@ import (
 	"github.com/alternatefutures/patd/internal/pattest"
 	"github.com/alternatefutures/patd/internal/webhooks"
 )
-
-// syncBuffer is a log destination the test can read while River's
-// goroutines write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestFailedDeliveryKeepsURLSecrets sends one event to endpoints whose URLs
 // carry a receiver's secret (in the query, the path, the user name and the
@@ -66,7 +45,7 @@ func TestFailedDeliveryKeepsURLSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	logs := &syncBuffer{}
+	logs := &pattest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if err := database.Migrate(ctx, pool, log); err != nil {
 		t.Fatal(err)
@@ -152,13 +131,7 @@ func TestFailedDeliveryKeepsURLSecrets(t *testing.T) {
 // delivery there is refused at once.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(pattest.FreePort(t))
 }
 
 // hangingReceiver returns the URL (http://host:port) of a receiver that

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +51,7 @@ var requiredChecks = []string{
 // gateway's packages are missing.
 func node(t *testing.T) string {
 	t.Helper()
-	exe, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not on PATH (%v): install Node.js >= 20 (make services does) and run make e2e-deps", err)
-	}
-	for _, dep := range []string{"@apollo/gateway", "@apollo/server", "@apollo/subgraph", "graphql"} {
-		if _, err := os.Stat(filepath.Join("node_modules", filepath.FromSlash(dep), "package.json")); err != nil {
-			t.Fatalf("%s is not installed in test/e2e/node_modules (%v): run make e2e-deps", dep, err)
-		}
-	}
-	return exe
+	return pattest.RequireNode(t, ".", "e2e-deps")
 }
 
 type result struct {
@@ -175,18 +165,7 @@ func TestBrokenSDLStopsTheGateway(t *testing.T) {
 	t.Parallel()
 	node(t)
 	r := startPatd(t)
-	resp := r.Do(http.MethodPost, "/graphql", map[string]any{"query": "{ _service { sdl } }"})
-	var live struct {
-		Data struct {
-			Service struct {
-				SDL string `json:"sdl"`
-			} `json:"_service"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(resp.Body, &live); err != nil || live.Data.Service.SDL == "" {
-		t.Fatalf("_service { sdl }: %s", resp)
-	}
-	sdl := live.Data.Service.SDL
+	sdl := r.SDL(t)
 	const userKey = `type User @key(fields: "id") {`
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"User.id type conflicts with the users subgraph", userKey + "\n  id: ID!", userKey + "\n  id: Int!", `"User.id"`},
